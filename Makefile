@@ -1,0 +1,107 @@
+# vsn build. `make` builds everything (BPF objects, skeletons, the library,
+# the tools, the tests, the sanitizer build); `make test` installs missing
+# Debian packages first and runs every test tier. See README.md.
+
+B        ?= build
+ARCH     := $(shell uname -m)
+BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
+CC       := clang
+BPFTOOL  ?= bpftool
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS := -Iinclude -Ilib/dp -I$(B)/bpf -D_GNU_SOURCE
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu17 $(WARN) -fno-strict-aliasing
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDLIBS   := -lbpf -lelf -lz -lmnl -lyaml
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ibpf \
+	      -I/usr/include/$(ARCH)-linux-gnu -Wall -Wextra -Werror -Wno-unused-parameter
+
+BPF_PROGS := forwarder bench
+BPF_OBJS  := $(BPF_PROGS:%=$(B)/bpf/%.bpf.o)
+SKELS     := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
+
+LIB_SRCS  := $(wildcard lib/dp/*.c)
+DPCTL_SRCS := $(wildcard dpctl/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+PKT_SRCS  := $(wildcard tests/packet/test_*.c)
+PKT_HELPERS := $(filter-out $(PKT_SRCS),$(wildcard tests/packet/*.c))
+BENCH_SRCS := $(wildcard bench/*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+# Two variants of all user-space code: plain ($(B)) and ASan+UBSan ($(B)/san).
+define variant
+$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h bpf/*.h tests/packet/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) -c $$< -o $$@
+
+$(1)/libvsndp.a: $$(LIB_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/vsn-dpctl: $$(DPCTL_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+
+$(1)/tests/unit/%: $(1)/obj/tests/unit/%.o $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS) -lcmocka
+
+$(1)/tests/packet/%: $(1)/obj/tests/packet/%.o $$(PKT_HELPERS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS) -lcmocka -lpthread
+endef
+
+$(eval $(call variant,$(B),))
+$(eval $(call variant,$(B)/san,$(SANFLAGS)))
+
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=%)
+PKT_BINS  := $(PKT_SRCS:tests/packet/%.c=%)
+TEST_BINS := $(UNIT_BINS:%=$(B)/tests/unit/%) $(PKT_BINS:%=$(B)/tests/packet/%)
+SAN_BINS  := $(UNIT_BINS:%=$(B)/san/tests/unit/%) $(PKT_BINS:%=$(B)/san/tests/packet/%)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+
+.PHONY: all test bench demo clean format fuzz deps
+.SECONDARY:
+
+all: $(B)/vsn-dpctl $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS)
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vsn/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
+
+$(B)/vsn-bench: $(BENCH_SRCS:%.c=$(B)/obj/%.o) $(B)/libvsndp.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# libFuzzer targets: parsers only, built with ASan+UBSan.
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+deps:
+	scripts/deps.sh
+
+test: deps
+	$(MAKE) all
+	scripts/run-tests.sh
+
+# make bench [BENCH=dataplane]
+BENCH ?= all
+bench: deps
+	$(MAKE) all
+	scripts/run-bench.sh $(BENCH)
+
+# The README's first command. Until the controller and agent exist, it runs
+# the one-node live forwarding demo (see README).
+demo: deps
+	$(MAKE) all
+	tests/netns/demo.sh $(ARGS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)

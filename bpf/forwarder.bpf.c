@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The network node's XDP forwarder: match a packet's VIP against the active
+ * generation's policies and send it to the destination SLB.
+ * Match order (DESIGN section 4): the VIP entry (one lookup; a miss passes),
+ * then (VIP, protocol, port), then (VIP, protocol, any port).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "vsn/layout.h"
+#include "maps.h"
+#include "parse.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void count(void *map, __u32 id, __u64 bytes)
+{
+	struct vsn_counter *c = bpf_map_lookup_elem(map, &id);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline int verdict(__u32 reason, int action, __u64 bytes)
+{
+	count(&vsn_cnt_reason, reason, bytes);
+	return action;
+}
+
+/* Find the policy for p in the policy table of one generation, or NULL. */
+static __always_inline const struct vsn_dest *match(void *policies, struct vsn_pkt *p,
+						    int *ret_reason)
+{
+	const struct vsn_match *vip, *port;
+	__u8 proto = p->key.proto;
+	__be16 dport = p->key.port;
+	__u32 l4 = proto == IPPROTO_TCP ? VSN_L4_TCP : VSN_L4_UDP;
+	__u32 want_ports = proto == IPPROTO_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
+
+	p->key.proto = 0;
+	p->key.port = 0;
+	vip = bpf_map_lookup_elem(policies, &p->key);
+	if (!vip) {
+		*ret_reason = VSN_PASS_NO_VIP;
+		return NULL;
+	}
+	if (vip->flags & want_ports) {
+		p->key.proto = proto;
+		p->key.port = dport;
+		port = bpf_map_lookup_elem(policies, &p->key);
+		if (port && (port->dest[0].flags & VSN_DEST_VALID))
+			return &port->dest[0];
+	}
+	if (vip->dest[l4].flags & VSN_DEST_VALID)
+		return &vip->dest[l4];
+	*ret_reason = VSN_DROP_NO_POLICY;
+	return NULL;
+}
+
+SEC("xdp")
+int vsn_forward(struct xdp_md *ctx)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+	const struct vsn_dest *dest;
+	const struct vsn_slb *slb;
+	struct vsn_pkt p = {};
+	__u32 zero = 0, *slot;
+	void *policies;
+	int r;
+
+	r = parse_packet(ctx, &p);
+	if (r)
+		return verdict(r, XDP_PASS, bytes);
+
+	/* One read of the slot: this packet sees one generation, whole. */
+	slot = bpf_map_lookup_elem(&vsn_active, &zero);
+	if (!slot)
+		return verdict(VSN_PASS_NO_VIP, XDP_PASS, bytes);
+	policies = bpf_map_lookup_elem(&vsn_policy_slots, slot);
+	if (!policies)
+		return verdict(VSN_PASS_NO_VIP, XDP_PASS, bytes);
+
+	dest = match(policies, &p, &r);
+	if (!dest)
+		return verdict(r, r == VSN_PASS_NO_VIP ? XDP_PASS : XDP_DROP, bytes);
+
+	slb = bpf_map_lookup_elem(&vsn_slbs, &dest->slb_id);
+	if (!slb || (slb->flags & (VSN_SLB_DEFINED | VSN_SLB_RESOLVED)) !=
+			    (VSN_SLB_DEFINED | VSN_SLB_RESOLVED))
+		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
+	if (slb->state == VSN_SLB_DOWN)
+		return verdict(VSN_DROP_SLB_DOWN, XDP_DROP, bytes);
+
+	__builtin_memcpy(p.eth->h_dest, slb->dmac, ETH_ALEN);
+	__builtin_memcpy(p.eth->h_source, slb->smac, ETH_ALEN);
+	count(&vsn_cnt_policy, dest->policy_id, bytes);
+	count(&vsn_cnt_service, dest->service_id, bytes);
+	count(&vsn_cnt_slb, dest->slb_id, bytes);
+
+	if (slb->ifindex == ctx->ingress_ifindex)
+		return verdict(VSN_FWD_TX, XDP_TX, bytes);
+	count(&vsn_cnt_reason, VSN_FWD_REDIRECT, bytes);
+	return bpf_redirect_map(&vsn_tx_ports, slb->ifindex, XDP_DROP);
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Bounds-checked packet parsing for the forwarder. Each helper moves the
+ * cursor past one header and returns 0, or the enum vsn_reason for which the
+ * packet must be passed untouched. Nothing here writes to the packet.
+ */
+#ifndef VSN_BPF_PARSE_H
+#define VSN_BPF_PARSE_H
+
+#define VSN_ETH_P_8021Q 0x8100
+#define VSN_ETH_P_8021AD 0x88A8
+#define VSN_ETH_P_IP 0x0800
+#define VSN_ETH_P_IPV6 0x86DD
+
+#define VSN_IP_MF 0x2000
+#define VSN_IP_OFFSET 0x1FFF
+
+#define VSN_NEXTHDR_HOP 0
+#define VSN_NEXTHDR_ROUTING 43
+#define VSN_NEXTHDR_FRAGMENT 44
+#define VSN_NEXTHDR_AUTH 51
+#define VSN_NEXTHDR_DEST 60
+
+struct hdr_cursor {
+	void *pos;
+	void *end;   /* data_end: the verifier only trusts checks against it */
+	void *limit; /* end of the IP datagram (Ethernet padding may follow) */
+};
+
+/* Is [pos, pos + len) within both the frame and the datagram? */
+#define CURSOR_FITS(c, ptr) ((void *)(ptr) <= (c)->end && (void *)(ptr) <= (c)->limit)
+
+struct vsn_vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* Generic IPv6 extension header start (hop-by-hop, routing, dest opts, AH). */
+struct vsn_ipv6_opt_hdr {
+	__u8 nexthdr;
+	__u8 hdrlen;
+	__u8 type;	    /* routing header: routing type */
+	__u8 segments_left; /* routing header only */
+};
+
+/* What the match needs from a parsed packet. */
+struct vsn_pkt {
+	struct vsn_policy_key key; /* destination address, protocol, port */
+	struct ethhdr *eth;
+};
+
+static __always_inline int parse_eth(struct hdr_cursor *c, struct vsn_pkt *p, __u16 *ret_proto)
+{
+	struct ethhdr *eth = c->pos;
+	struct vsn_vlan_hdr *vlan;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > c->end)
+		return VSN_PASS_MALFORMED_ETH;
+	p->eth = eth;
+	c->pos = eth + 1;
+	proto = bpf_ntohs(eth->h_proto);
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (proto != VSN_ETH_P_8021Q && proto != VSN_ETH_P_8021AD)
+			break;
+		vlan = c->pos;
+		if ((void *)(vlan + 1) > c->end)
+			return VSN_PASS_MALFORMED_ETH;
+		c->pos = vlan + 1;
+		proto = bpf_ntohs(vlan->encap_proto);
+	}
+	if (proto == VSN_ETH_P_8021Q || proto == VSN_ETH_P_8021AD)
+		return VSN_PASS_VLAN_DEPTH;
+	*ret_proto = proto;
+	return 0;
+}
+
+static __always_inline int parse_ip4(struct hdr_cursor *c, struct vsn_pkt *p, __u8 *ret_l4)
+{
+	struct iphdr *ip = c->pos;
+	__u32 hlen, tot;
+
+	if ((void *)(ip + 1) > c->end)
+		return VSN_PASS_MALFORMED_IP4;
+	if (ip->version != 4 || ip->ihl < 5)
+		return VSN_PASS_MALFORMED_IP4;
+	hlen = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	/* Options are skipped, not interpreted; the total length must fit. */
+	if (c->pos + hlen > c->end || tot < hlen || c->pos + tot > c->end)
+		return VSN_PASS_MALFORMED_IP4;
+	if (ip->frag_off & bpf_htons(VSN_IP_MF | VSN_IP_OFFSET))
+		return VSN_PASS_FRAGMENT;
+
+	/* v4-mapped: ::ffff:a.b.c.d, so both families share one table. */
+	__builtin_memset(p->key.addr, 0, 10);
+	p->key.addr[10] = 0xff;
+	p->key.addr[11] = 0xff;
+	__builtin_memcpy(&p->key.addr[12], &ip->daddr, 4);
+	*ret_l4 = ip->protocol;
+	c->pos += hlen;
+	c->limit = (void *)ip + tot;
+	return 0;
+}
+
+static __always_inline int parse_ip6(struct hdr_cursor *c, struct vsn_pkt *p, __u8 *ret_l4)
+{
+	struct ipv6hdr *ip6 = c->pos;
+	struct vsn_ipv6_opt_hdr *opt;
+	__u8 nexthdr;
+	__u32 len;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return VSN_PASS_MALFORMED_IP6;
+	if (ip6->version != 6)
+		return VSN_PASS_MALFORMED_IP6;
+	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
+		return VSN_PASS_MALFORMED_IP6;
+	__builtin_memcpy(p->key.addr, &ip6->daddr, 16);
+	c->limit = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
+	c->pos = ip6 + 1;
+	nexthdr = ip6->nexthdr;
+
+#pragma unroll
+	for (int i = 0; i < VSN_MAX_EXTHDRS; i++) {
+		if (nexthdr != VSN_NEXTHDR_HOP && nexthdr != VSN_NEXTHDR_ROUTING &&
+		    nexthdr != VSN_NEXTHDR_DEST && nexthdr != VSN_NEXTHDR_AUTH &&
+		    nexthdr != VSN_NEXTHDR_FRAGMENT)
+			break;
+		if (nexthdr == VSN_NEXTHDR_FRAGMENT)
+			return VSN_PASS_FRAGMENT;
+		opt = c->pos;
+		if (!CURSOR_FITS(c, opt + 1))
+			return VSN_PASS_MALFORMED_EXTHDR;
+		if (nexthdr == VSN_NEXTHDR_ROUTING && opt->segments_left)
+			return VSN_PASS_IP6_ROUTING;
+		if (nexthdr == VSN_NEXTHDR_AUTH)
+			len = ((__u32)opt->hdrlen + 2) * 4;
+		else
+			len = ((__u32)opt->hdrlen + 1) * 8;
+		if (!CURSOR_FITS(c, c->pos + len))
+			return VSN_PASS_MALFORMED_EXTHDR;
+		c->pos += len;
+		nexthdr = opt->nexthdr;
+	}
+	if (nexthdr == VSN_NEXTHDR_HOP || nexthdr == VSN_NEXTHDR_ROUTING ||
+	    nexthdr == VSN_NEXTHDR_DEST || nexthdr == VSN_NEXTHDR_AUTH)
+		return VSN_PASS_EXTHDR_DEPTH;
+	if (nexthdr == VSN_NEXTHDR_FRAGMENT)
+		return VSN_PASS_FRAGMENT;
+	*ret_l4 = nexthdr;
+	return 0;
+}
+
+static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u8 l4)
+{
+	if (l4 == IPPROTO_TCP) {
+		struct tcphdr *tcp = c->pos;
+
+		if (!CURSOR_FITS(c, tcp + 1) || tcp->doff < 5 ||
+		    !CURSOR_FITS(c, c->pos + tcp->doff * 4))
+			return VSN_PASS_MALFORMED_L4;
+		p->key.port = tcp->dest;
+	} else if (l4 == IPPROTO_UDP) {
+		struct udphdr *udp = c->pos;
+
+		if (!CURSOR_FITS(c, udp + 1) || bpf_ntohs(udp->len) < sizeof(*udp))
+			return VSN_PASS_MALFORMED_L4;
+		p->key.port = udp->dest;
+	} else {
+		return VSN_PASS_NOT_TCP_UDP;
+	}
+	p->key.proto = l4;
+	return 0;
+}
+
+/* Parse a whole frame into p; 0, or the reason to pass it untouched. */
+static __always_inline int parse_packet(struct xdp_md *ctx, struct vsn_pkt *p)
+{
+	struct hdr_cursor c = {
+		.pos = (void *)(long)ctx->data,
+		.end = (void *)(long)ctx->data_end,
+		.limit = (void *)(long)ctx->data_end,
+	};
+	__u16 proto = 0;
+	__u8 l4 = 0;
+	int r;
+
+	r = parse_eth(&c, p, &proto);
+	if (r)
+		return r;
+	if (proto == VSN_ETH_P_IP)
+		r = parse_ip4(&c, p, &l4);
+	else if (proto == VSN_ETH_P_IPV6)
+		r = parse_ip6(&c, p, &l4);
+	else
+		return VSN_PASS_NOT_IP;
+	if (r)
+		return r;
+	return parse_l4(&c, p, l4);
+}
+
+#endif /* VSN_BPF_PARSE_H */

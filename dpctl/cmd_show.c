@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* show, counters. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/in.h>
+
+#include "dpctl.h"
+
+static int print_link(const char *ifname, __u32 ifindex, void *arg)
+{
+	if (ifindex)
+		printf("  %s (ifindex %u)\n", ifname, ifindex);
+	else
+		printf("  %s (interface gone: run 'vsn-dpctl detach %s')\n", ifname, ifname);
+	return 0;
+}
+
+static void format_mac(const __u8 *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static int print_slb(__u32 id, const struct vsn_slb *s, void *arg)
+{
+	char a[VSN_ADDR_STRLEN], d[18], src[18];
+	struct vsn_addr addr;
+
+	vsn_addr_from_key(s->addr, &addr);
+	format_mac(s->dmac, d, sizeof(d));
+	format_mac(s->smac, src, sizeof(src));
+	if (s->flags & VSN_SLB_RESOLVED)
+		printf("  slb %u %s %s %s via ifindex %u %s -> %s%s\n", id,
+		       vsn_addr_format(&addr, a, sizeof(a)), vsn_forward_name(s->forward),
+		       vsn_slb_state_name(s->state), s->ifindex, src, d,
+		       s->flags & VSN_SLB_STATIC ? " (static)" : "");
+	else
+		printf("  slb %u %s %s %s UNRESOLVED\n", id, vsn_addr_format(&addr, a, sizeof(a)),
+		       vsn_forward_name(s->forward), vsn_slb_state_name(s->state));
+	return 0;
+}
+
+static void print_dest(const char *vip, const char *proto, unsigned port, const struct vsn_dest *d)
+{
+	char p[8] = "any";
+
+	if (port)
+		snprintf(p, sizeof(p), "%u", port);
+	printf("  %s %s/%s -> slb %u (service %u, policy %u)\n", vip, proto, p, d->slb_id,
+	       d->service_id, d->policy_id);
+}
+
+static int print_entry(const struct vsn_policy_key *k, const struct vsn_match *v, void *arg)
+{
+	char a[VSN_ADDR_STRLEN];
+	struct vsn_addr addr;
+
+	vsn_addr_from_key(k->addr, &addr);
+	vsn_addr_format(&addr, a, sizeof(a));
+	if (k->proto) {
+		print_dest(a, k->proto == IPPROTO_TCP ? "tcp" : "udp", ntohs(k->port), &v->dest[0]);
+		return 0;
+	}
+	for (int l4 = 0; l4 < VSN_L4_MAX; l4++)
+		if (v->dest[l4].flags & VSN_DEST_VALID)
+			print_dest(a, l4 == VSN_L4_TCP ? "tcp" : "udp", 0, &v->dest[l4]);
+	return 0;
+}
+
+int cmd_show(struct dpctl *ctl, int argc, char **argv)
+{
+	struct vsn_dp *dp;
+	struct vsn_meta m;
+	int r;
+
+	if (argc != 1)
+		return dpctl_err(0, "show takes no arguments");
+	if (dpctl_open(ctl, false, &dp))
+		return 1;
+	r = vsn_dp_meta(dp, &m);
+	if (r)
+		goto out;
+	printf("pin dir %s, layout %u\n", ctl->pin_dir, m.layout_version);
+	printf("generation %llu, %u policies", (unsigned long long)m.generation, m.n_policies);
+	if (m.applied_unix_ns) {
+		time_t t = m.applied_unix_ns / 1000000000ull;
+		char when[64];
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		printf(", applied %s", when);
+	}
+	printf("\ncapacity: %u policies, %u slbs, %u services\ninterfaces:\n", m.max_policies,
+	       m.max_slbs, m.max_services);
+	r = vsn_dp_links_foreach(dp, print_link, NULL);
+	if (r)
+		goto out;
+	printf("slbs:\n");
+	r = vsn_dp_slbs_foreach(dp, print_slb, NULL);
+	if (r)
+		goto out;
+	printf("policies:\n");
+	r = vsn_dp_policies_foreach(dp, print_entry, NULL);
+out:
+	vsn_dp_close(dp);
+	return r ? dpctl_err(r, "show") : 0;
+}
+
+struct cnt_ctx {
+	struct vsn_dp *dp;
+	bool json;
+	int err;
+};
+
+static void print_counter(struct cnt_ctx *c, const char *kind, const char *name, __u32 id,
+			  const struct vsn_counter *v)
+{
+	if (c->json) {
+		if (name)
+			printf("{\"kind\":\"%s\",\"name\":\"%s\",\"packets\":%llu,\"bytes\":%llu}"
+			       "\n",
+			       kind, name, (unsigned long long)v->packets,
+			       (unsigned long long)v->bytes);
+		else
+			printf("{\"kind\":\"%s\",\"id\":%u,\"packets\":%llu,\"bytes\":%llu}\n",
+			       kind, id, (unsigned long long)v->packets,
+			       (unsigned long long)v->bytes);
+	} else if (name) {
+		printf("  %-24s %14llu pkts %16llu bytes\n", name, (unsigned long long)v->packets,
+		       (unsigned long long)v->bytes);
+	} else {
+		printf("  %-8s %-15u %14llu pkts %16llu bytes\n", kind, id,
+		       (unsigned long long)v->packets, (unsigned long long)v->bytes);
+	}
+}
+
+static int count_slb(__u32 id, const struct vsn_slb *s, void *arg)
+{
+	struct cnt_ctx *c = arg;
+	struct vsn_counter v;
+	int r = vsn_dp_counter_read(c->dp, VSN_CNT_SLB, id, &v);
+
+	if (!r)
+		print_counter(c, "slb", NULL, id, &v);
+	return r;
+}
+
+/* Services and policies have no table of their own: list the ids in use. */
+static int count_entry(const struct vsn_policy_key *k, const struct vsn_match *v, void *arg)
+{
+	struct cnt_ctx *c = arg;
+	struct vsn_counter cnt;
+	int n = k->proto ? 1 : VSN_L4_MAX;
+
+	for (int i = 0; i < n; i++) {
+		const struct vsn_dest *d = &v->dest[i];
+
+		if (!(d->flags & VSN_DEST_VALID))
+			continue;
+		if (!vsn_dp_counter_read(c->dp, VSN_CNT_POLICY, d->policy_id, &cnt))
+			print_counter(c, "policy", NULL, d->policy_id, &cnt);
+	}
+	return 0;
+}
+
+struct svc_seen {
+	struct cnt_ctx *c;
+	__u8 *seen;
+	__u32 max;
+};
+
+static int count_service(const struct vsn_policy_key *k, const struct vsn_match *v, void *arg)
+{
+	struct svc_seen *s = arg;
+	struct vsn_counter cnt;
+	int n = k->proto ? 1 : VSN_L4_MAX;
+
+	for (int i = 0; i < n; i++) {
+		const struct vsn_dest *d = &v->dest[i];
+
+		if (!(d->flags & VSN_DEST_VALID) || d->service_id >= s->max ||
+		    s->seen[d->service_id])
+			continue;
+		s->seen[d->service_id] = 1;
+		if (!vsn_dp_counter_read(s->c->dp, VSN_CNT_SERVICE, d->service_id, &cnt))
+			print_counter(s->c, "service", NULL, d->service_id, &cnt);
+	}
+	return 0;
+}
+
+int cmd_counters(struct dpctl *ctl, int argc, char **argv)
+{
+	struct cnt_ctx c = {0};
+	struct vsn_meta m;
+	struct svc_seen s = {.c = &c};
+	int r;
+
+	if (argc == 2 && !strcmp(argv[1], "--json"))
+		c.json = true;
+	else if (argc != 1)
+		return dpctl_err(0, "counters: unexpected '%s'", argv[1]);
+	if (dpctl_open(ctl, false, &c.dp))
+		return 1;
+	r = vsn_dp_meta(c.dp, &m);
+	if (r)
+		goto out;
+	if (!c.json)
+		printf("reasons:\n");
+	for (int i = 0; i < VSN_REASON_MAX; i++) {
+		struct vsn_counter v;
+
+		r = vsn_dp_counter_read(c.dp, VSN_CNT_REASON, i, &v);
+		if (r)
+			goto out;
+		print_counter(&c, "reason", vsn_reason_name(i), i, &v);
+	}
+	if (!c.json)
+		printf("per slb, service and policy of the running set:\n");
+	r = vsn_dp_slbs_foreach(c.dp, count_slb, &c);
+	if (r)
+		goto out;
+	s.max = m.max_services;
+	s.seen = calloc(m.max_services, 1);
+	if (!s.seen) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = vsn_dp_policies_foreach(c.dp, count_service, &s);
+	free(s.seen);
+	if (r)
+		goto out;
+	r = vsn_dp_policies_foreach(c.dp, count_entry, &c);
+out:
+	vsn_dp_close(c.dp);
+	return r ? dpctl_err(r, "counters") : 0;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one definition of every map key and value that the XDP forwarder and
+ * user space share. Include-free on purpose: the includer provides __u8,
+ * __u32, __be16, ... (linux/types.h in user space, the same in BPF), so the
+ * two sides can never drift apart. user space adds _Static_asserts on sizes
+ * (lib/dp/dp_layout_check.c).
+ *
+ * Bump VSN_LAYOUT_VERSION whenever a struct, a map or its meaning changes:
+ * a node that finds pinned state of another version refuses to adopt it.
+ */
+#ifndef VSN_LAYOUT_H
+#define VSN_LAYOUT_H
+
+#define VSN_LAYOUT_VERSION 1
+
+/* Outer map-in-map slots: the active one and the one being filled. */
+#define VSN_SLOTS 2
+
+/* Default capacities; each is a load-time setting (see struct vsn_dp_opts). */
+#define VSN_DEFAULT_MAX_POLICIES 65536
+#define VSN_DEFAULT_MAX_SLBS 4096
+#define VSN_DEFAULT_MAX_SERVICES 4096
+/* Interfaces a node can redirect to (devmap). */
+#define VSN_MAX_TX_PORTS 256
+
+/* IPv6 extension headers walked before giving up (counted as too deep). */
+#ifndef VSN_MAX_EXTHDRS
+#define VSN_MAX_EXTHDRS 4
+#endif
+
+/*
+ * Why a packet was passed, dropped or forwarded. One per-CPU counter each.
+ * The names user space prints are in lib/dp/dp_reasons.c, same order.
+ */
+enum vsn_reason {
+	/* Forwarded. */
+	VSN_FWD_TX = 0,	  /* out of the ingress interface (XDP_TX) */
+	VSN_FWD_REDIRECT, /* out of another interface (devmap) */
+	/* Passed to the kernel untouched. */
+	VSN_PASS_NO_VIP,	/* destination is no VIP: the common miss */
+	VSN_PASS_NOT_IP,	/* ethertype is neither IPv4 nor IPv6 */
+	VSN_PASS_MALFORMED_ETH, /* frame shorter than its Ethernet/VLAN headers */
+	VSN_PASS_VLAN_DEPTH,	/* more than two VLAN tags */
+	VSN_PASS_MALFORMED_IP4, /* truncated, version != 4, IHL < 5, IHL or length past the end */
+	VSN_PASS_MALFORMED_IP6, /* truncated, version != 6, payload length past the end */
+	VSN_PASS_EXTHDR_DEPTH,	/* more IPv6 extension headers than VSN_MAX_EXTHDRS */
+	VSN_PASS_MALFORMED_EXTHDR, /* an IPv6 extension header truncated */
+	VSN_PASS_IP6_ROUTING,	   /* routing header with segments left: the address is not final */
+	VSN_PASS_FRAGMENT,	   /* IPv4 or IPv6 fragment (no L4 header to match on) */
+	VSN_PASS_NOT_TCP_UDP,	   /* another transport protocol */
+	VSN_PASS_MALFORMED_L4,	   /* TCP/UDP header truncated, TCP data offset < 5 */
+	/* Dropped: a VIP was addressed but cannot be served. */
+	VSN_DROP_NO_POLICY,  /* VIP known, no policy for this protocol/port */
+	VSN_DROP_SLB_DOWN,   /* the destination SLB is marked down */
+	VSN_DROP_NO_NEXTHOP, /* the destination SLB is unknown or its next hop unresolved */
+	VSN_REASON_MAX,
+};
+
+/* L4 protocol slots in struct vsn_match. */
+enum vsn_l4 {
+	VSN_L4_TCP = 0,
+	VSN_L4_UDP = 1,
+	VSN_L4_MAX,
+};
+
+/*
+ * Key of the per-generation policy hash. addr is the IPv6 address, or an
+ * IPv4 address in v4-mapped form (::ffff:a.b.c.d), so both families share
+ * one table and a miss costs one lookup.
+ *   proto == 0, port == 0: the VIP entry (present for every VIP).
+ *   proto == TCP/UDP, port != 0: a port-specific policy.
+ */
+struct vsn_policy_key {
+	__u8 addr[16];
+	__u8 proto;
+	__u8 pad;
+	__be16 port;
+};
+
+#define VSN_DEST_VALID 0x1
+
+/* What a matched policy does with the packet. */
+struct vsn_dest {
+	__u32 slb_id;	  /* index into vsn_slbs */
+	__u32 service_id; /* index into vsn_cnt_service */
+	__u32 policy_id;  /* index into vsn_cnt_policy */
+	__u32 flags;	  /* VSN_DEST_* */
+};
+
+/* The VIP has port-specific policies for TCP / UDP: look them up first. */
+#define VSN_VIP_PORTS_TCP 0x1
+#define VSN_VIP_PORTS_UDP 0x2
+
+/*
+ * Value of the policy hash. In a VIP entry, dest[VSN_L4_*] is that
+ * protocol's any-port policy (valid or not) and flags say whether
+ * port-specific entries exist. In a port entry, only dest[0] is used.
+ */
+struct vsn_match {
+	struct vsn_dest dest[VSN_L4_MAX];
+	__u32 flags;
+	__u32 pad;
+};
+
+enum vsn_forward {
+	VSN_FORWARD_L2 = 0, /* rewrite MACs, IP untouched: direct server return */
+};
+
+enum vsn_slb_state {
+	VSN_SLB_UP = 0,
+	VSN_SLB_DOWN = 1,
+	VSN_SLB_DRAIN = 2, /* no new flows; same as up until the connection table exists */
+};
+
+#define VSN_SLB_DEFINED 0x1  /* the id is in use */
+#define VSN_SLB_RESOLVED 0x2 /* ifindex and MACs are valid */
+#define VSN_SLB_STATIC 0x4   /* next hop given by the operator, never re-resolved */
+
+/* One SLB, indexed by its id. Lives outside generations. */
+struct vsn_slb {
+	__u8 addr[16]; /* IPv6 or v4-mapped, as in vsn_policy_key */
+	__u32 ifindex; /* egress interface of the next hop */
+	__u8 dmac[6];  /* next hop's MAC */
+	__u8 smac[6];  /* egress interface's MAC */
+	__u8 forward;  /* enum vsn_forward */
+	__u8 state;    /* enum vsn_slb_state */
+	__u8 flags;    /* VSN_SLB_* */
+	__u8 pad;
+};
+
+/* Per-CPU packet and byte counts. */
+struct vsn_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Node-wide facts for user space; the forwarder never reads it. */
+struct vsn_meta {
+	__u32 layout_version;
+	__u32 max_policies;
+	__u32 max_slbs;
+	__u32 max_services;
+	__u64 generation; /* running generation, 0 before the first set */
+	__u64 applied_unix_ns;
+	__u32 n_policies; /* policies in the running set */
+	__u32 pad;
+};
+
+#endif /* VSN_LAYOUT_H */

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Policy sets and generations (DESIGN section 4). A set is compiled into one
+ * fresh hash map, put in the inactive slot of vsn_policy_slots, and made
+ * live by flipping vsn_active. Maps that packets can reach are never mutated.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/in.h>
+#include <bpf/bpf.h>
+
+#include "dp_internal.h"
+
+struct sorted {
+	struct vsn_policy_key key;
+	size_t index; /* into set->policies */
+};
+
+static int key_cmp(const struct vsn_policy_key *a, const struct vsn_policy_key *b)
+{
+	int c = memcmp(a->addr, b->addr, sizeof(a->addr));
+
+	if (c)
+		return c;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	return 0;
+}
+
+static int sorted_cmp(const void *a, const void *b)
+{
+	const struct sorted *x = a, *y = b;
+	int c = key_cmp(&x->key, &y->key);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Check one policy against the forwarder's capacities and SLB table. */
+static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, __u8 *slb_seen)
+{
+	struct vsn_slb slb;
+
+	if (p->vip.family != AF_INET && p->vip.family != AF_INET6)
+		return -EINVAL;
+	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
+		return -EINVAL;
+	if (p->slb_id == 0 || p->slb_id >= dp->meta.max_slbs ||
+	    p->service_id >= dp->meta.max_services || p->policy_id >= dp->meta.max_policies)
+		return -ERANGE;
+	/* One syscall per distinct SLB, not per policy. */
+	if (slb_seen[p->slb_id] == 0) {
+		if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &p->slb_id, &slb))
+			return -errno;
+		slb_seen[p->slb_id] = slb.flags & VSN_SLB_DEFINED ? 1 : 2;
+	}
+	return slb_seen[p->slb_id] == 1 ? 0 : -ENOENT;
+}
+
+/*
+ * Validate and sort the set: on success *ret_sorted holds every policy by
+ * key, duplicates refused. The caller frees it.
+ */
+static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct sorted **ret_sorted,
+		       size_t *ret_bad)
+{
+	struct sorted *s = NULL;
+	__u8 *slb_seen;
+	size_t bad = 0;
+	int r = 0;
+
+	if (set->generation <= dp->meta.generation)
+		return -ESTALE;
+	if (set->n_policies > dp->meta.max_policies)
+		return -E2BIG;
+	slb_seen = calloc(dp->meta.max_slbs, 1);
+	s = calloc(set->n_policies ? set->n_policies : 1, sizeof(*s));
+	if (!slb_seen || !s) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < set->n_policies; i++) {
+		const struct vsn_dp_policy *p = &set->policies[i];
+
+		r = policy_check(dp, p, slb_seen);
+		if (r) {
+			bad = i;
+			goto out;
+		}
+		vsn_addr_to_key(&p->vip, s[i].key.addr);
+		s[i].key.proto = p->proto;
+		s[i].key.port = htons(p->port);
+		s[i].index = i;
+	}
+	qsort(s, set->n_policies, sizeof(*s), sorted_cmp);
+	for (size_t i = 1; i < set->n_policies; i++)
+		if (!key_cmp(&s[i - 1].key, &s[i].key)) {
+			bad = s[i].index;
+			r = -EEXIST;
+			goto out;
+		}
+out:
+	free(slb_seen);
+	if (r) {
+		free(s);
+		if (ret_bad)
+			*ret_bad = bad;
+		return r;
+	}
+	*ret_sorted = s;
+	return 0;
+}
+
+int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
+{
+	struct sorted *s;
+	int r;
+
+	r = vsn_dp_meta(dp, &dp->meta);
+	if (r)
+		return r;
+	r = set_prepare(dp, set, &s, ret_bad);
+	if (!r)
+		free(s);
+	return r;
+}
+
+static void dest_fill(struct vsn_dest *d, const struct vsn_dp_policy *p)
+{
+	d->slb_id = p->slb_id;
+	d->service_id = p->service_id;
+	d->policy_id = p->policy_id;
+	d->flags = VSN_DEST_VALID;
+}
+
+/*
+ * Turn the sorted policies into table entries: one VIP entry per address
+ * (with its any-port policies inline) and one entry per port policy.
+ */
+static size_t entries_build(const struct vsn_dp_set *set, const struct sorted *s,
+			    struct vsn_policy_key *keys, struct vsn_match *vals)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n_policies;) {
+		size_t vip = n++;
+
+		memset(&keys[vip], 0, sizeof(keys[vip]));
+		memcpy(keys[vip].addr, s[i].key.addr, 16);
+		memset(&vals[vip], 0, sizeof(vals[vip]));
+		for (; i < set->n_policies && !memcmp(s[i].key.addr, keys[vip].addr, 16); i++) {
+			const struct vsn_dp_policy *p = &set->policies[s[i].index];
+			int l4 = p->proto == IPPROTO_TCP ? VSN_L4_TCP : VSN_L4_UDP;
+
+			if (!p->port) {
+				dest_fill(&vals[vip].dest[l4], p);
+				continue;
+			}
+			vals[vip].flags |= l4 == VSN_L4_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
+			keys[n] = s[i].key;
+			memset(&vals[n], 0, sizeof(vals[n]));
+			dest_fill(&vals[n].dest[0], p);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* A fresh inner map holding the set; its fd, or a negative errno. */
+static int table_create(const struct vsn_dp_set *set, const struct sorted *s)
+{
+	size_t cap = set->n_policies * 2 + 1;
+	struct vsn_policy_key *keys = calloc(cap, sizeof(*keys));
+	struct vsn_match *vals = calloc(cap, sizeof(*vals));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	char name[16];
+	size_t n;
+	int fd = -ENOMEM;
+
+	if (!keys || !vals)
+		goto out;
+	n = entries_build(set, s, keys, vals);
+	snprintf(name, sizeof(name), "vsn_pol_%llu",
+		 (unsigned long long)set->generation % 100000000);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(*keys), sizeof(*vals), n ? n : 1, NULL);
+	if (fd < 0) {
+		fd = -errno;
+		goto out;
+	}
+	for (size_t done = 0; done < n;) {
+		__u32 count = n - done > 65536 ? 65536 : n - done;
+
+		if (bpf_map_update_batch(fd, keys + done, vals + done, &count, &bo)) {
+			int r = -errno;
+
+			close(fd);
+			fd = r;
+			goto out;
+		}
+		done += count;
+	}
+out:
+	free(keys);
+	free(vals);
+	return fd;
+}
+
+/*
+ * Return once every packet that could have read the old active slot is done
+ * with it: a map-in-map update waits for running programs (RCU grace period).
+ */
+static int wait_for_packets(struct vsn_dp *dp)
+{
+	__u32 zero = 0;
+	int fd, r = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vsn_barrier_in", 4, 4, 1, NULL);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_BARRIER], &zero, &fd, BPF_ANY))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
+{
+	struct sorted *s = NULL;
+	struct vsn_meta meta;
+	struct timespec now;
+	__u32 zero = 0, active, inactive;
+	int fd = -1, r;
+
+	r = dp_lock(dp);
+	if (r)
+		return r;
+	r = vsn_dp_meta(dp, &dp->meta);
+	if (r)
+		goto out;
+	r = set_prepare(dp, set, &s, ret_bad);
+	if (r)
+		goto out;
+	fd = table_create(set, s);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &active)) {
+		r = -errno;
+		goto out;
+	}
+	inactive = !active;
+	/* Nothing reads the inactive slot: the last apply waited for that. */
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive, &fd, BPF_ANY)) {
+		r = -errno;
+		goto out;
+	}
+	/* The flip: from here on, new packets see only the new set. */
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &inactive, BPF_ANY)) {
+		r = -errno;
+		goto out;
+	}
+	meta = dp->meta;
+	meta.generation = set->generation;
+	meta.n_policies = set->n_policies;
+	clock_gettime(CLOCK_REALTIME, &now);
+	meta.applied_unix_ns = (__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
+	r = dp_meta_write(dp, &meta);
+	if (r)
+		goto out;
+	dp->meta = meta;
+	/* Free the old set only once no packet can be inside it. */
+	r = wait_for_packets(dp);
+	if (r)
+		goto out;
+	if (bpf_map_delete_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &active) && errno != ENOENT)
+		r = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(s);
+	dp_unlock(dp);
+	return r;
+}
+
+int vsn_dp_policies_foreach(struct vsn_dp *dp,
+			    int (*cb)(const struct vsn_policy_key *key, const struct vsn_match *val,
+				      void *arg),
+			    void *arg)
+{
+	struct vsn_policy_key key, next;
+	struct vsn_match val;
+	__u32 zero = 0, active, id;
+	void *prev = NULL;
+	int fd, r = 0;
+
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &active))
+		return -errno;
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &active, &id))
+		return errno == ENOENT ? 0 : -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		r = cb(&key, &val, arg);
+		if (r)
+			break;
+	}
+	close(fd);
+	return r;
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SLB table: one entry per SLB id, outside generations, with each SLB's
+ * state and resolved next hop. Entries are rewritten whole; only the state
+ * or the next hop of an SLB ever changes under traffic.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/in.h>
+#include <bpf/bpf.h>
+
+#include "dp_internal.h"
+#include "nexthop.h"
+
+#define RESOLVE_TIMEOUT_MS 1000
+
+static const char *const state_names[] = {
+	[VSN_SLB_UP] = "up",
+	[VSN_SLB_DOWN] = "down",
+	[VSN_SLB_DRAIN] = "drain",
+};
+
+static const char *const forward_names[] = {
+	[VSN_FORWARD_L2] = "l2",
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *vsn_slb_state_name(enum vsn_slb_state state)
+{
+	return (unsigned)state < ARRAY_SIZE(state_names) ? state_names[state] : "?";
+}
+
+int vsn_slb_state_parse(const char *s, enum vsn_slb_state *ret_state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
+		if (!strcmp(s, state_names[i])) {
+			*ret_state = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *vsn_forward_name(enum vsn_forward fwd)
+{
+	return (unsigned)fwd < ARRAY_SIZE(forward_names) ? forward_names[fwd] : "?";
+}
+
+int vsn_forward_parse(const char *s, enum vsn_forward *ret_fwd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(forward_names); i++)
+		if (!strcmp(s, forward_names[i])) {
+			*ret_fwd = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int slb_read(struct vsn_dp *dp, __u32 id, struct vsn_slb *ret)
+{
+	if (id == 0 || id >= dp->meta.max_slbs)
+		return -ERANGE;
+	return bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &id, ret) ? -errno : 0;
+}
+
+static int slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb)
+{
+	__u32 ifindex = slb->ifindex;
+
+	/* The egress must be in the devmap before any packet is sent there. */
+	if ((slb->flags & VSN_SLB_RESOLVED) &&
+	    bpf_map_update_elem(dp->map_fd[DP_MAP_TX_PORTS], &ifindex, &ifindex, BPF_ANY))
+		return -errno;
+	return bpf_map_update_elem(dp->map_fd[DP_MAP_SLBS], &id, slb, BPF_ANY) ? -errno : 0;
+}
+
+/* Resolve e's next hop into it; the entry stays unresolved on failure. */
+static int slb_resolve(struct vsn_slb *e)
+{
+	struct vsn_nexthop nh;
+	struct vsn_addr a;
+	int r;
+
+	vsn_addr_from_key(e->addr, &a);
+	r = vsn_nexthop_resolve(&a, RESOLVE_TIMEOUT_MS, &nh);
+	if (r) {
+		e->flags &= ~VSN_SLB_RESOLVED;
+		return r;
+	}
+	/* l2 keeps the IP header: only an on-link SLB can take the frame. */
+	if (e->forward == VSN_FORWARD_L2 && nh.gateway) {
+		e->flags &= ~VSN_SLB_RESOLVED;
+		return -EDESTADDRREQ;
+	}
+	e->ifindex = nh.ifindex;
+	memcpy(e->dmac, nh.dmac, 6);
+	memcpy(e->smac, nh.smac, 6);
+	e->flags |= VSN_SLB_RESOLVED;
+	return 0;
+}
+
+int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb)
+{
+	struct vsn_slb e = {0};
+	int r, rr = 0;
+
+	if (slb->id == 0 || slb->id >= dp->meta.max_slbs)
+		return -ERANGE;
+	if ((slb->addr.family != AF_INET && slb->addr.family != AF_INET6) ||
+	    (unsigned)slb->forward >= ARRAY_SIZE(forward_names) ||
+	    (unsigned)slb->state >= ARRAY_SIZE(state_names))
+		return -EINVAL;
+	vsn_addr_to_key(&slb->addr, e.addr);
+	e.forward = slb->forward;
+	e.state = slb->state;
+	e.flags = VSN_SLB_DEFINED;
+	if (slb->nexthop_static) {
+		if (!slb->ifindex)
+			return -EINVAL;
+		e.ifindex = slb->ifindex;
+		memcpy(e.dmac, slb->dmac, 6);
+		memcpy(e.smac, slb->smac, 6);
+		e.flags |= VSN_SLB_RESOLVED | VSN_SLB_STATIC;
+	} else {
+		rr = slb_resolve(&e);
+	}
+	r = dp_lock(dp);
+	if (r)
+		return r;
+	r = slb_write(dp, slb->id, &e);
+	dp_unlock(dp);
+	return r ? r : rr;
+}
+
+int vsn_dp_slb_set_state(struct vsn_dp *dp, __u32 id, enum vsn_slb_state state)
+{
+	struct vsn_slb e;
+	int r;
+
+	if ((unsigned)state >= ARRAY_SIZE(state_names))
+		return -EINVAL;
+	r = dp_lock(dp);
+	if (r)
+		return r;
+	r = slb_read(dp, id, &e);
+	if (!r && !(e.flags & VSN_SLB_DEFINED))
+		r = -ENOENT;
+	if (!r) {
+		e.state = state;
+		r = slb_write(dp, id, &e);
+	}
+	dp_unlock(dp);
+	return r;
+}
+
+int vsn_dp_slb_get(struct vsn_dp *dp, __u32 id, struct vsn_slb *ret_slb)
+{
+	struct vsn_slb e;
+	int r;
+
+	r = slb_read(dp, id, &e);
+	if (r)
+		return r;
+	if (!(e.flags & VSN_SLB_DEFINED))
+		return -ENOENT;
+	*ret_slb = e;
+	return 0;
+}
+
+int vsn_dp_slbs_foreach(struct vsn_dp *dp,
+			int (*cb)(__u32 id, const struct vsn_slb *slb, void *arg), void *arg)
+{
+	struct vsn_slb e;
+	int r;
+
+	for (__u32 id = 1; id < dp->meta.max_slbs; id++) {
+		r = slb_read(dp, id, &e);
+		if (r)
+			return r;
+		if (!(e.flags & VSN_SLB_DEFINED))
+			continue;
+		r = cb(id, &e, arg);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int vsn_dp_slbs_refresh(struct vsn_dp *dp, unsigned int *ret_changed)
+{
+	unsigned int changed = 0;
+	struct vsn_slb e, old;
+	int r = 0, first_err = 0;
+
+	for (__u32 id = 1; id < dp->meta.max_slbs; id++) {
+		r = slb_read(dp, id, &e);
+		if (r)
+			return r;
+		if (!(e.flags & VSN_SLB_DEFINED) || (e.flags & VSN_SLB_STATIC))
+			continue;
+		old = e;
+		r = slb_resolve(&e);
+		if (r && !first_err)
+			first_err = r;
+		if (!memcmp(&old, &e, sizeof(e)))
+			continue;
+		r = dp_lock(dp);
+		if (r)
+			return r;
+		/* Keep a state that changed while we resolved. */
+		if (!slb_read(dp, id, &old))
+			e.state = old.state;
+		r = slb_write(dp, id, &e);
+		dp_unlock(dp);
+		if (r)
+			return r;
+		changed++;
+	}
+	if (ret_changed)
+		*ret_changed = changed;
+	return first_err;
+}

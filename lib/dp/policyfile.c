@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Policy-set files are YAML, read with libyaml's document loader so that
+ * every node keeps its position for error messages.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/in.h>
+#include <yaml.h>
+
+#include "policyfile.h"
+
+struct pf_ctx {
+	const char *name;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct pf_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	size_t off;
+	va_list ap;
+
+	off = snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->name, n ? n->start_mark.line + 1 : 1,
+		       n ? n->start_mark.column + 1 : 1);
+	if (off < c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err + off, c->errlen - off, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int get_u64(struct pf_ctx *c, const yaml_node_t *n, const char *what, uint64_t min,
+		   uint64_t max, __u64 *ret)
+{
+	const char *s = scalar(n);
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return fail(c, n, "%s: expected a whole number", what);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return fail(c, n, "%s: expected a whole number, not '%s'", what, s);
+	if (v < min || v > max)
+		return fail(c, n, "%s: %llu is out of range %" PRIu64 "..%" PRIu64, what, v, min,
+			    max);
+	*ret = v;
+	return 0;
+}
+
+static int get_u32(struct pf_ctx *c, const yaml_node_t *n, const char *what, uint32_t min,
+		   uint32_t max, uint32_t *ret)
+{
+	__u64 v;
+	int r = get_u64(c, n, what, min, max, &v);
+
+	if (!r)
+		*ret = v;
+	return r;
+}
+
+static int get_addr(struct pf_ctx *c, const yaml_node_t *n, const char *what, struct vsn_addr *ret)
+{
+	const char *s = scalar(n);
+
+	if (!s || vsn_addr_parse(s, ret))
+		return fail(c, n, "%s: '%s' is not an IPv4 or IPv6 address", what, s ? s : "");
+	return 0;
+}
+
+/*
+ * Walk a mapping, calling field() for each key. Unknown and duplicate keys
+ * are errors, so a typo never silently means "default".
+ */
+typedef int (*field_fn)(struct pf_ctx *c, const char *key, yaml_node_t *val, void *obj);
+
+static int each_field(struct pf_ctx *c, yaml_node_t *map, const char *what,
+		      const char *const *known, field_fn field, void *obj)
+{
+	unsigned long long seen = 0;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return fail(c, map, "%s: expected a mapping", what);
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k);
+		int i, r;
+
+		if (!key)
+			return fail(c, k, "%s: keys must be plain words", what);
+		for (i = 0; known[i] && strcmp(known[i], key); i++)
+			;
+		if (!known[i])
+			return fail(c, k, "%s: unknown field '%s'", what, key);
+		if (seen & (1ull << i))
+			return fail(c, k, "%s: field '%s' given twice", what, key);
+		seen |= 1ull << i;
+		r = field(c, key, v, obj);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int slb_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct vsn_pf_slb *s = obj;
+	const char *str = scalar(v);
+
+	if (!strcmp(key, "id"))
+		return get_u32(c, v, "slb id", 1, UINT32_MAX - 1, &s->slb.id);
+	if (!strcmp(key, "address"))
+		return get_addr(c, v, "slb address", &s->slb.addr);
+	if (!strcmp(key, "forward")) {
+		if (!str || vsn_forward_parse(str, &s->slb.forward))
+			return fail(c, v, "forward: expected l2");
+		return 0;
+	}
+	/* state */
+	if (!str || vsn_slb_state_parse(str, &s->slb.state))
+		return fail(c, v, "state: expected up, down or drain");
+	s->has_state = true;
+	return 0;
+}
+
+struct pol {
+	struct vsn_dp_policy p;
+	bool has_id, has_vip, has_proto, has_slb;
+};
+
+static int policy_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct pol *p = obj;
+	const char *str = scalar(v);
+
+	if (!strcmp(key, "id")) {
+		p->has_id = true;
+		return get_u32(c, v, "policy id", 0, UINT32_MAX - 1, &p->p.policy_id);
+	}
+	if (!strcmp(key, "service"))
+		return get_u32(c, v, "service", 0, UINT32_MAX - 1, &p->p.service_id);
+	if (!strcmp(key, "vip")) {
+		p->has_vip = true;
+		return get_addr(c, v, "vip", &p->p.vip);
+	}
+	if (!strcmp(key, "proto")) {
+		p->has_proto = true;
+		if (str && !strcmp(str, "tcp"))
+			p->p.proto = IPPROTO_TCP;
+		else if (str && !strcmp(str, "udp"))
+			p->p.proto = IPPROTO_UDP;
+		else
+			return fail(c, v, "proto: expected tcp or udp");
+		return 0;
+	}
+	if (!strcmp(key, "port")) {
+		uint32_t port;
+		int r;
+
+		if (str && !strcmp(str, "any")) {
+			p->p.port = 0;
+			return 0;
+		}
+		r = get_u32(c, v, "port", 1, 65535, &port);
+		p->p.port = port;
+		return r;
+	}
+	/* slb */
+	p->has_slb = true;
+	return get_u32(c, v, "slb", 1, UINT32_MAX - 1, &p->p.slb_id);
+}
+
+static const char *const slb_fields[] = {"id", "address", "forward", "state", NULL};
+static const char *const policy_fields[] = {"id", "service", "vip", "proto", "port", "slb", NULL};
+static const char *const top_fields[] = {"generation", "slbs", "policies", NULL};
+
+static int parse_slbs(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyfile *pf)
+{
+	size_t n;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "slbs: expected a list");
+	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
+	pf->slbs = calloc(n ? n : 1, sizeof(*pf->slbs));
+	if (!pf->slbs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item =
+			yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+		struct vsn_pf_slb *s = &pf->slbs[i];
+		int r;
+
+		r = each_field(c, item, "slb", slb_fields, slb_field, s);
+		if (r)
+			return r;
+		s->line = item->start_mark.line + 1;
+		if (!s->slb.id)
+			return fail(c, item, "slb: 'id' is required");
+		if (!s->slb.addr.family)
+			return fail(c, item, "slb %u: 'address' is required", s->slb.id);
+		for (size_t j = 0; j < i; j++)
+			if (pf->slbs[j].slb.id == s->slb.id)
+				return fail(c, item, "slb id %u is already defined at line %d",
+					    s->slb.id, pf->slbs[j].line);
+		pf->n_slbs++;
+	}
+	return 0;
+}
+
+static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyfile *pf)
+{
+	size_t n;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "policies: expected a list");
+	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
+	pf->policies = calloc(n ? n : 1, sizeof(*pf->policies));
+	pf->policy_lines = calloc(n ? n : 1, sizeof(*pf->policy_lines));
+	if (!pf->policies || !pf->policy_lines)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item =
+			yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+		struct pol p = {0};
+		int r;
+
+		r = each_field(c, item, "policy", policy_fields, policy_field, &p);
+		if (r)
+			return r;
+		if (!p.has_vip)
+			return fail(c, item, "policy: 'vip' is required");
+		if (!p.has_proto)
+			return fail(c, item, "policy: 'proto' is required");
+		if (!p.has_slb)
+			return fail(c, item, "policy: 'slb' is required");
+		/* Without an id, a policy counts under its 1-based position. */
+		if (!p.has_id)
+			p.p.policy_id = i + 1;
+		pf->policies[i] = p.p;
+		pf->policy_lines[i] = item->start_mark.line + 1;
+		pf->n_policies++;
+	}
+	return 0;
+}
+
+static int top_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct vsn_policyfile *pf = obj;
+
+	if (!strcmp(key, "generation")) {
+		pf->has_generation = true;
+		return get_u64(c, v, "generation", 1, UINT64_MAX - 1, &pf->generation);
+	}
+	if (!strcmp(key, "slbs"))
+		return parse_slbs(c, v, pf);
+	return parse_policies(c, v, pf);
+}
+
+int vsn_policyfile_parse(const char *name, const char *text, size_t len, struct vsn_policyfile *ret,
+			 char *err, size_t errlen)
+{
+	struct vsn_policyfile pf = {0};
+	struct pf_ctx c = {.name = name, .err = err, .errlen = errlen};
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	int r;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: %s", name, parser.problem_mark.line + 1,
+			 parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "YAML syntax error");
+		yaml_parser_delete(&parser);
+		return -EINVAL;
+	}
+	c.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root)
+		r = fail(&c, NULL, "empty document");
+	else
+		r = each_field(&c, root, "policy set", top_fields, top_field, &pf);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (r) {
+		vsn_policyfile_free(&pf);
+		return r;
+	}
+	*ret = pf;
+	return 0;
+}
+
+void vsn_policyfile_free(struct vsn_policyfile *pf)
+{
+	free(pf->slbs);
+	free(pf->policies);
+	free(pf->policy_lines);
+	memset(pf, 0, sizeof(*pf));
+}

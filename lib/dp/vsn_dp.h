@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libvsndp: the data-plane library of a vsn network node. It is the only code
+ * in the project that touches the forwarder's BPF maps.
+ *
+ * All functions return 0 or a negative errno; ret_* outputs are untouched on
+ * failure. The library does not log: callers do.
+ */
+#ifndef VSN_DP_H
+#define VSN_DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "vsn/layout.h"
+#include "addr.h"
+
+#define VSN_DP_DEFAULT_PIN_DIR "/sys/fs/bpf/vsn"
+
+struct vsn_dp;
+
+struct vsn_dp_opts {
+	size_t sz;	     /* sizeof(struct vsn_dp_opts), so the struct can grow */
+	const char *pin_dir; /* NULL: VSN_DP_DEFAULT_PIN_DIR */
+	__u32 max_policies;  /* 0: default; only used when loading */
+	__u32 max_slbs;	     /* 0: default; only used when loading */
+	__u32 max_services;  /* 0: default; only used when loading */
+	bool create;	     /* load and pin the forwarder when nothing is pinned */
+};
+
+/*
+ * Open the forwarder pinned under opts->pin_dir. If nothing is pinned and
+ * opts->create is set, load it and pin its program and maps there.
+ * -ENOENT: nothing pinned and !create. -EMEDIUMTYPE: pin_dir is not on a
+ * BPF filesystem (under 'ip netns exec', which remounts /sys). -EPROTO: pinned state has another
+ * layout version (see docs/operations.md, "upgrades").
+ */
+int vsn_dp_open(const struct vsn_dp_opts *opts, struct vsn_dp **ret_dp);
+void vsn_dp_close(struct vsn_dp *dp);
+
+/*
+ * Remove everything pinned under pin_dir: links (which detaches the
+ * program), program and maps. Missing pins are not an error.
+ */
+int vsn_dp_unload(const char *pin_dir);
+
+const char *vsn_dp_pin_dir(const struct vsn_dp *dp);
+/* The forwarder program's fd (for BPF_PROG_TEST_RUN and tail calls). */
+int vsn_dp_prog_fd(const struct vsn_dp *dp);
+int vsn_dp_meta(const struct vsn_dp *dp, struct vsn_meta *ret_meta);
+
+enum vsn_attach_mode {
+	VSN_ATTACH_AUTO = 0, /* native, falling back to generic */
+	VSN_ATTACH_NATIVE,
+	VSN_ATTACH_GENERIC,
+};
+
+const char *vsn_attach_mode_name(enum vsn_attach_mode mode);
+int vsn_attach_mode_parse(const char *s, enum vsn_attach_mode *ret_mode);
+
+/*
+ * Attach to ifname with a bpf_link pinned as <pin_dir>/links/<ifname>, so
+ * it outlives the process. -EEXIST if vsn is attached there already.
+ */
+int vsn_dp_attach(struct vsn_dp *dp, const char *ifname, enum vsn_attach_mode mode,
+		  enum vsn_attach_mode *ret_mode);
+int vsn_dp_detach(struct vsn_dp *dp, const char *ifname);
+
+/* Calls cb for each interface with a pinned link; stops on a non-zero return. */
+int vsn_dp_links_foreach(struct vsn_dp *dp, int (*cb)(const char *ifname, __u32 ifindex, void *arg),
+			 void *arg);
+
+/*
+ * An SLB. Unless nexthop_static, the library resolves the next hop through
+ * netlink (route, then neighbour, made a managed neighbour entry so the
+ * kernel keeps it resolved) and writes it into the SLB's entry.
+ */
+struct vsn_dp_slb {
+	__u32 id; /* 1 .. max_slbs-1; never reused for another SLB */
+	struct vsn_addr addr;
+	enum vsn_forward forward;
+	enum vsn_slb_state state;
+	bool nexthop_static;
+	__u32 ifindex; /* with nexthop_static */
+	__u8 dmac[6];  /* with nexthop_static */
+	__u8 smac[6];  /* with nexthop_static */
+};
+
+/*
+ * Define or redefine an SLB. The entry is written even when resolution
+ * fails (-EHOSTUNREACH, -ENETUNREACH, -ETIMEDOUT: packets for it are dropped
+ * and counted as no_nexthop until vsn_dp_slbs_refresh() succeeds).
+ */
+int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb);
+int vsn_dp_slb_set_state(struct vsn_dp *dp, __u32 id, enum vsn_slb_state state);
+int vsn_dp_slb_get(struct vsn_dp *dp, __u32 id, struct vsn_slb *ret_slb);
+/* Re-resolve every defined SLB without a static next hop; counts changes. */
+int vsn_dp_slbs_refresh(struct vsn_dp *dp, unsigned int *ret_changed);
+int vsn_dp_slbs_foreach(struct vsn_dp *dp,
+			int (*cb)(__u32 id, const struct vsn_slb *slb, void *arg), void *arg);
+
+const char *vsn_slb_state_name(enum vsn_slb_state state);
+int vsn_slb_state_parse(const char *s, enum vsn_slb_state *ret_state);
+const char *vsn_forward_name(enum vsn_forward fwd);
+int vsn_forward_parse(const char *s, enum vsn_forward *ret_fwd);
+
+/* One packet forwarding policy: VIP [+ protocol and port] -> SLB. */
+struct vsn_dp_policy {
+	struct vsn_addr vip;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u16 port; /* host order; 0 = any port */
+	__u32 slb_id;
+	__u32 service_id; /* counter index, < max_services */
+	__u32 policy_id;  /* counter index, < max_policies; stable across sets */
+};
+
+/* A complete policy set: it replaces the running one whole. */
+struct vsn_dp_set {
+	__u64 generation; /* must be greater than the running one */
+	size_t n_policies;
+	const struct vsn_dp_policy *policies;
+};
+
+/*
+ * Check a set against this forwarder without touching it. On -EINVAL or
+ * -EEXIST (two policies with one key), *ret_bad is the offending index;
+ * -ESTALE: generation not above the running one; -ENOENT: an SLB that is
+ * not defined (index in *ret_bad); -ERANGE: an id beyond a capacity.
+ */
+int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
+
+/*
+ * Validate, build the set into the inactive slot with fresh maps, flip the
+ * active slot, wait until no packet can still see the old set, free it.
+ * On error the running set is untouched.
+ */
+int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
+
+/* Calls cb for each entry of the running set, in table order. */
+int vsn_dp_policies_foreach(struct vsn_dp *dp,
+			    int (*cb)(const struct vsn_policy_key *key, const struct vsn_match *val,
+				      void *arg),
+			    void *arg);
+
+enum vsn_counter_kind {
+	VSN_CNT_POLICY,
+	VSN_CNT_SLB,
+	VSN_CNT_SERVICE,
+	VSN_CNT_REASON,
+};
+
+/* Sum of one counter over all CPUs. */
+int vsn_dp_counter_read(struct vsn_dp *dp, enum vsn_counter_kind kind, __u32 id,
+			struct vsn_counter *ret);
+const char *vsn_reason_name(enum vsn_reason reason);
+/* true for reasons that drop the packet, false for pass and forward. */
+bool vsn_reason_is_drop(enum vsn_reason reason);
+bool vsn_reason_is_forward(enum vsn_reason reason);
+
+#endif /* VSN_DP_H */
