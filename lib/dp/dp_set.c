@@ -321,3 +321,53 @@ int vsn_dp_policies_foreach(struct vsn_dp *dp,
 	close(fd);
 	return r;
 }
+
+/* The kernel's memory accounting of one map ("memlock" in its fdinfo). */
+static int map_memlock(int fd, __u64 *ret)
+{
+	char path[64], line[256];
+	unsigned long long v;
+	FILE *f;
+	int r = -ENODATA;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1) {
+			*ret = v;
+			r = 0;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+int vsn_dp_memory(struct vsn_dp *dp, __u64 *ret_set_bytes, __u64 *ret_total_bytes)
+{
+	__u64 set = 0, total = 0, m;
+	__u32 zero = 0, active, id;
+	int fd, r;
+
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &active))
+		return -errno;
+	if (!bpf_map_lookup_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &active, &id)) {
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			return -errno;
+		r = map_memlock(fd, &set);
+		close(fd);
+		if (r)
+			return r;
+	}
+	for (int i = 0; i < DP_MAP_MAX; i++) {
+		r = map_memlock(dp->map_fd[i], &m);
+		if (r)
+			return r;
+		total += m;
+	}
+	*ret_set_bytes = set;
+	*ret_total_bytes = total + set;
+	return 0;
+}

@@ -143,6 +143,12 @@ int vsn_dp_policies_foreach(struct vsn_dp *dp,
 				      void *arg),
 			    void *arg);
 
+/*
+ * Kernel memory of the running set's maps (set) and of everything the
+ * forwarder holds, counters and SLB table included (total), in bytes.
+ */
+int vsn_dp_memory(struct vsn_dp *dp, __u64 *ret_set_bytes, __u64 *ret_total_bytes);
+
 enum vsn_counter_kind {
 	VSN_CNT_POLICY,
 	VSN_CNT_SLB,
