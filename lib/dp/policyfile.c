@@ -76,8 +76,10 @@ static int get_addr(struct pf_ctx *c, const yaml_node_t *n, const char *what, st
 {
 	const char *s = scalar(n);
 
-	if (!s || vsn_addr_parse(s, ret))
-		return fail(c, n, "%s: '%s' is not an IPv4 or IPv6 address", what, s ? s : "");
+	if (!s)
+		return fail(c, n, "%s: expected an address", what);
+	if (vsn_addr_parse(s, ret))
+		return fail(c, n, "%s: '%s' is not an IPv4 or IPv6 address", what, s);
 	return 0;
 }
 

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Compile-time checks of include/vsn/layout.h: the BPF side computes the same
+ * sizes from the same header; a change that moves them must bump
+ * VSN_LAYOUT_VERSION (the pinned maps of a running node have the old ones).
+ */
+#include <linux/types.h>
+
+#include "vsn/layout.h"
+
+_Static_assert(sizeof(struct vsn_policy_key) == 20, "vsn_policy_key size");
+_Static_assert(sizeof(struct vsn_dest) == 16, "vsn_dest size");
+_Static_assert(sizeof(struct vsn_match) == 40, "vsn_match size");
+_Static_assert(sizeof(struct vsn_slb) == 36, "vsn_slb size");
+_Static_assert(sizeof(struct vsn_counter) == 16, "vsn_counter size");
+_Static_assert(sizeof(struct vsn_meta) == 40, "vsn_meta size");
+_Static_assert(VSN_REASON_MAX <= 64, "reasons fit a u64 bitmap");
+_Static_assert(VSN_LAYOUT_VERSION == 1, "bump the asserts with the layout version");

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "policyfile.h"
+
+static int parse(const char *text, struct vsn_policyfile *pf, char *err, size_t len)
+{
+	return vsn_policyfile_parse("set.yaml", text, strlen(text), pf, err, len);
+}
+
+static void parses_a_full_file(void **state)
+{
+	const char *text =
+		"generation: 7\n"
+		"slbs:\n"
+		"  - {id: 1, address: 10.0.2.10, forward: l2}\n"
+		"  - id: 2\n"
+		"    address: 2001:db8:2::2\n"
+		"    state: drain\n"
+		"policies:\n"
+		"  - {id: 10, service: 3, vip: 192.0.2.10, proto: tcp, port: 80, slb: 1}\n"
+		"  - {vip: 192.0.2.10, proto: udp, port: any, slb: 1}\n"
+		"  - {vip: '2001:db8::10', proto: tcp, slb: 2}\n";
+	struct vsn_policyfile pf;
+	char err[256];
+
+	assert_int_equal(parse(text, &pf, err, sizeof(err)), 0);
+	assert_true(pf.has_generation);
+	assert_int_equal(pf.generation, 7);
+	assert_int_equal(pf.n_slbs, 2);
+	assert_int_equal(pf.slbs[0].slb.id, 1);
+	assert_false(pf.slbs[0].has_state);
+	assert_int_equal(pf.slbs[1].slb.state, VSN_SLB_DRAIN);
+	assert_true(pf.slbs[1].has_state);
+	assert_int_equal(pf.slbs[1].line, 4);
+	assert_int_equal(pf.n_policies, 3);
+	assert_int_equal(pf.policies[0].policy_id, 10);
+	assert_int_equal(pf.policies[0].service_id, 3);
+	assert_int_equal(pf.policies[0].port, 80);
+	assert_int_equal(pf.policies[0].proto, IPPROTO_TCP);
+	assert_int_equal(pf.policies[1].policy_id, 2); /* its position */
+	assert_int_equal(pf.policies[1].port, 0);
+	assert_int_equal(pf.policies[1].proto, IPPROTO_UDP);
+	assert_int_equal(pf.policies[2].vip.family, AF_INET6);
+	assert_int_equal(pf.policies[2].slb_id, 2);
+	assert_int_equal(pf.policy_lines[2], 10);
+	vsn_policyfile_free(&pf);
+}
+
+static void empty_lists_are_a_valid_empty_set(void **state)
+{
+	struct vsn_policyfile pf;
+	char err[256];
+
+	assert_int_equal(parse("policies: []\n", &pf, err, sizeof(err)), 0);
+	assert_int_equal(pf.n_policies, 0);
+	assert_false(pf.has_generation);
+	vsn_policyfile_free(&pf);
+}
+
+/* Each bad document, and the exact error it must give. */
+static const struct {
+	const char *text;
+	const char *err;
+} bad[] = {
+	{"policies: [\n", "set.yaml:2:1: did not find expected node content"},
+	{"", "set.yaml:1:1: empty document"},
+	{"hello\n", "set.yaml:1:1: policy set: expected a mapping"},
+	{"polices: []\n", "set.yaml:1:1: policy set: unknown field 'polices'"},
+	{"generation: 0\n", "set.yaml:1:13: generation: 0 is out of range 1..18446744073709551614"},
+	{"generation: -1\n", "set.yaml:1:13: generation: expected a whole number"},
+	{"generation: 1\ngeneration: 2\n",
+	 "set.yaml:2:1: policy set: field 'generation' given twice"},
+	{"slbs: {id: 1}\n", "set.yaml:1:7: slbs: expected a list"},
+	{"slbs:\n  - {address: 10.0.0.1}\n", "set.yaml:2:5: slb: 'id' is required"},
+	{"slbs:\n  - {id: 1}\n", "set.yaml:2:5: slb 1: 'address' is required"},
+	{"slbs:\n  - {id: 1, address: 10.0.0.300}\n",
+	 "set.yaml:2:22: slb address: '10.0.0.300' is not an IPv4 or IPv6 address"},
+	{"slbs:\n  - {id: 1, address: 10.0.0.1, forward: gre}\n",
+	 "set.yaml:2:41: forward: expected l2"},
+	{"slbs:\n  - {id: 1, address: 10.0.0.1, state: sleepy}\n",
+	 "set.yaml:2:39: state: expected up, down or drain"},
+	{"slbs:\n  - {id: 1, address: 10.0.0.1}\n  - {id: 1, address: 10.0.0.2}\n",
+	 "set.yaml:3:5: slb id 1 is already defined at line 2"},
+	{"slbs:\n  - {id: 0, address: 10.0.0.1}\n",
+	 "set.yaml:2:10: slb id: 0 is out of range 1..4294967294"},
+	{"policies:\n  - {proto: tcp, slb: 1}\n", "set.yaml:2:5: policy: 'vip' is required"},
+	{"policies:\n  - {vip: 192.0.2.1, slb: 1}\n", "set.yaml:2:5: policy: 'proto' is required"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp}\n",
+	 "set.yaml:2:5: policy: 'slb' is required"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: sctp, slb: 1}\n",
+	 "set.yaml:2:29: proto: expected tcp or udp"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, port: 65536, slb: 1}\n",
+	 "set.yaml:2:40: port: 65536 is out of range 1..65535"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, port: 0, slb: 1}\n",
+	 "set.yaml:2:40: port: 0 is out of range 1..65535"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, port: 8o, slb: 1}\n",
+	 "set.yaml:2:40: port: expected a whole number, not '8o'"},
+	{"policies:\n  - {vip: 192.0.2.0/24, proto: tcp, slb: 1}\n",
+	 "set.yaml:2:11: vip: '192.0.2.0/24' is not an IPv4 or IPv6 address"},
+	{"policies:\n  - {vip: [1], proto: tcp, slb: 1}\n",
+	 "set.yaml:2:11: vip: expected an address"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, slb: 1, weight: 2}\n",
+	 "set.yaml:2:42: policy: unknown field 'weight'"},
+	{"policies:\n  - 5\n", "set.yaml:2:5: policy: expected a mapping"},
+	{"policies:\n  - {? [a]: 1}\n", "set.yaml:2:8: policy: keys must be plain words"},
+};
+
+static void refuses_bad_documents_with_file_line_column(void **state)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vsn_policyfile pf = {.n_slbs = 42};
+		char err[256] = "";
+
+		assert_int_equal(parse(bad[i].text, &pf, err, sizeof(err)), -22);
+		if (strcmp(err, bad[i].err) && ++failed)
+			print_error("case %zu:\n  got  '%s'\n  want '%s'\n", i, err, bad[i].err);
+		assert_int_equal(pf.n_slbs, 42); /* untouched on error */
+	}
+	assert_int_equal(failed, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_a_full_file),
+		cmocka_unit_test(empty_lists_are_a_valid_empty_set),
+		cmocka_unit_test(refuses_bad_documents_with_file_line_column),
+	};
+
+	return cmocka_run_group_tests_name("policyfile", tests, NULL, NULL);
+}
