@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* slb ID state STATE, resolve. */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,18 +39,70 @@ int cmd_slb(struct dpctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+/*
+ * Keep next hops resolved until interrupted: re-resolve on every link, route
+ * or neighbour change, and every WATCH_PERIOD_MS regardless.
+ */
+#define WATCH_PERIOD_MS 30000
+#define WATCH_SETTLE_MS 100
+
+static int watch(struct vsn_dp *dp)
+{
+	struct pollfd pfd = {.events = POLLIN};
+	unsigned int changed;
+	int r;
+
+	pfd.fd = vsn_nexthop_events_open();
+	if (pfd.fd < 0)
+		return dpctl_err(pfd.fd, "netlink events");
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	printf("watching links, routes and neighbours (Ctrl-C to stop)\n");
+	fflush(stdout);
+	while (!stop) {
+		r = poll(&pfd, 1, WATCH_PERIOD_MS);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0) {
+			/* Changes come in bursts: let one settle, then resolve once. */
+			usleep(WATCH_SETTLE_MS * 1000);
+			vsn_nexthop_events_drain(pfd.fd);
+		}
+		r = vsn_dp_slbs_refresh(dp, &changed);
+		if (changed || r) {
+			printf("%u slb entries changed%s%s\n", changed, r ? "; unresolved: " : "",
+			       r ? strerror(-r) : "");
+			fflush(stdout);
+		}
+	}
+	close(pfd.fd);
+	return 0;
+}
+
 int cmd_resolve(struct dpctl *ctl, int argc, char **argv)
 {
 	unsigned int changed = 0;
+	bool keep = argc == 2 && !strcmp(argv[1], "--watch");
 	struct vsn_dp *dp;
 	int r;
 
-	if (argc != 1)
-		return dpctl_err(0, "resolve takes no arguments");
+	if (argc != 1 && !keep)
+		return dpctl_err(0, "usage: resolve [--watch]");
 	if (dpctl_open(ctl, false, &dp))
 		return 1;
 	r = vsn_dp_slbs_refresh(dp, &changed);
-	vsn_dp_close(dp);
 	printf("%u slb entries changed\n", changed);
-	return r ? dpctl_err(r, "some next hops are still unresolved ('vsn-dpctl show')") : 0;
+	if (keep)
+		r = watch(dp);
+	else if (r)
+		r = dpctl_err(r, "some next hops are still unresolved ('vsn-dpctl show')");
+	vsn_dp_close(dp);
+	return r;
 }

@@ -23,7 +23,9 @@ static const struct dpctl_cmd cmds[] = {
 	{"counters", "[--json]", "packet and byte counters by reason, service, SLB and policy",
 	 cmd_counters},
 	{"slb", "ID state up|down|drain", "set an SLB's state at once, without a new set", cmd_slb},
-	{"resolve", "", "re-resolve every SLB's next hop now", cmd_resolve},
+	{"resolve", "[--watch]",
+	 "re-resolve every SLB's next hop now; with --watch, on every change until stopped",
+	 cmd_resolve},
 	{"unload", "", "detach from every interface and remove all pinned state", cmd_unload},
 };
 

@@ -304,3 +304,45 @@ out:
 	free(nl);
 	return r;
 }
+
+int vsn_nexthop_events_open(void)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+	};
+	int fd, r;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int vsn_nexthop_events_drain(int fd)
+{
+	char buf[8192];
+	int n = 0;
+
+	for (;;) {
+		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+
+		if (len > 0) {
+			n++;
+			continue;
+		}
+		if (len < 0 && errno == EINTR)
+			continue;
+		/* ENOBUFS: events were lost; the caller re-resolves everything anyway. */
+		if (len < 0 && errno == ENOBUFS) {
+			n++;
+			continue;
+		}
+		return len < 0 && errno != EAGAIN ? -errno : n;
+	}
+}

@@ -25,4 +25,12 @@ struct vsn_nexthop {
  */
 int vsn_nexthop_resolve(const struct vsn_addr *dst, int timeout_ms, struct vsn_nexthop *ret);
 
+/*
+ * A non-blocking netlink socket that becomes readable when links, routes or
+ * neighbours change in this network namespace; its fd, or a negative errno.
+ */
+int vsn_nexthop_events_open(void);
+/* Read and discard what is pending; how many messages (or lost batches). */
+int vsn_nexthop_events_drain(int fd);
+
 #endif /* VSN_NEXTHOP_H */

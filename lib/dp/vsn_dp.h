@@ -15,6 +15,7 @@
 
 #include "vsn/layout.h"
 #include "addr.h"
+#include "nexthop.h"
 
 #define VSN_DP_DEFAULT_PIN_DIR "/sys/fs/bpf/vsn"
 
@@ -97,6 +98,11 @@ int vsn_dp_slb_set_state(struct vsn_dp *dp, __u32 id, enum vsn_slb_state state);
 int vsn_dp_slb_get(struct vsn_dp *dp, __u32 id, struct vsn_slb *ret_slb);
 /* Re-resolve every defined SLB without a static next hop; counts changes. */
 int vsn_dp_slbs_refresh(struct vsn_dp *dp, unsigned int *ret_changed);
+/*
+ * To keep next hops resolved, a long-running caller polls
+ * vsn_nexthop_events_open()'s fd (nexthop.h), drains it with
+ * vsn_nexthop_events_drain(), then calls vsn_dp_slbs_refresh().
+ */
 int vsn_dp_slbs_foreach(struct vsn_dp *dp,
 			int (*cb)(__u32 id, const struct vsn_slb *slb, void *arg), void *arg);
 
