@@ -85,19 +85,19 @@ deps:
 	scripts/deps.sh
 
 test: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	scripts/run-tests.sh
 
 # make bench [BENCH=dataplane]
 BENCH ?= all
 bench: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	scripts/run-bench.sh $(BENCH)
 
 # The README's first command. Until the controller and agent exist, it runs
 # the one-node live forwarding demo (see README).
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	tests/netns/demo.sh $(ARGS)
 
 format:
