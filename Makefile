@@ -91,7 +91,7 @@ test: deps
 # make bench [BENCH=dataplane]
 BENCH ?= all
 bench: deps
-	$(MAKE) -j$$(nproc) all
+	$(MAKE) -j$$(nproc) all >&2
 	scripts/run-bench.sh $(BENCH)
 
 # The README's first command. Until the controller and agent exist, it runs

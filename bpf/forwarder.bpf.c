@@ -3,7 +3,8 @@
  * The network node's XDP forwarder: match a packet's VIP against the active
  * generation's policies and send it to the destination SLB.
  * Match order (DESIGN section 4): the VIP entry (one lookup; a miss passes),
- * then (VIP, protocol, port), then (VIP, protocol, any port).
+ * then (VIP, protocol, port) (in the VIP entry's slots, else an entry of its
+ * own), then (VIP, protocol, any port).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -45,7 +46,7 @@ static __always_inline const struct vsn_dest *match(void *policies, struct vsn_p
 	__u8 proto = p->key.proto;
 	__be16 dport = p->key.port;
 	__u32 l4 = proto == IPPROTO_TCP ? VSN_L4_TCP : VSN_L4_UDP;
-	__u32 want_ports = proto == IPPROTO_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
+	__u32 more_ports = proto == IPPROTO_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
 
 	p->key.proto = 0;
 	p->key.port = 0;
@@ -54,7 +55,14 @@ static __always_inline const struct vsn_dest *match(void *policies, struct vsn_p
 		*ret_reason = VSN_PASS_NO_VIP;
 		return NULL;
 	}
-	if (vip->flags & want_ports) {
+#pragma unroll
+	for (int i = 0; i < VSN_VIP_PORT_SLOTS; i++) {
+		if (!vip->ports[i].proto)
+			break;
+		if (vip->ports[i].proto == proto && vip->ports[i].port == dport)
+			return &vip->ports[i].dest;
+	}
+	if (vip->flags & more_ports) {
 		p->key.proto = proto;
 		p->key.port = dport;
 		port = bpf_map_lookup_elem(policies, &p->key);
@@ -76,7 +84,7 @@ int vsn_forward(struct xdp_md *ctx)
 	struct vsn_pkt p = {};
 	__u32 zero = 0, *slot;
 	void *policies;
-	int r;
+	int r, action;
 
 	r = parse_packet(ctx, &p);
 	if (r)
@@ -103,12 +111,18 @@ int vsn_forward(struct xdp_md *ctx)
 
 	__builtin_memcpy(p.eth->h_dest, slb->dmac, ETH_ALEN);
 	__builtin_memcpy(p.eth->h_source, slb->smac, ETH_ALEN);
-	count(&vsn_cnt_policy, dest->policy_id, bytes);
-	count(&vsn_cnt_service, dest->service_id, bytes);
-	count(&vsn_cnt_slb, dest->slb_id, bytes);
-
-	if (slb->ifindex == ctx->ingress_ifindex)
-		return verdict(VSN_FWD_TX, XDP_TX, bytes);
-	count(&vsn_cnt_reason, VSN_FWD_REDIRECT, bytes);
-	return bpf_redirect_map(&vsn_tx_ports, slb->ifindex, XDP_DROP);
+	if (slb->ifindex == ctx->ingress_ifindex) {
+		r = VSN_FWD_TX;
+		action = XDP_TX;
+	} else {
+		/* Fails when the egress left the devmap (interface deleted). */
+		action = bpf_redirect_map(&vsn_tx_ports, slb->ifindex, XDP_DROP);
+		r = action == XDP_REDIRECT ? VSN_FWD_REDIRECT : VSN_DROP_NO_NEXTHOP;
+	}
+	if (action != XDP_DROP) {
+		count(&vsn_cnt_policy, dest->policy_id, bytes);
+		count(&vsn_cnt_service, dest->service_id, bytes);
+		count(&vsn_cnt_slb, dest->slb_id, bytes);
+	}
+	return verdict(r, action, bytes);
 }

@@ -119,6 +119,12 @@ static __always_inline int parse_ip6(struct hdr_cursor *c, struct vsn_pkt *p, __
 	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
 		return VSN_PASS_MALFORMED_IP6;
 	__builtin_memcpy(p->key.addr, &ip6->daddr, 16);
+	/* ::ffff:0:0/96 is how IPv4 VIPs are keyed; on the wire it is no VIP. */
+	if (!p->key.addr[0] && !p->key.addr[1] && !p->key.addr[2] && !p->key.addr[3] &&
+	    !p->key.addr[4] && !p->key.addr[5] && !p->key.addr[6] && !p->key.addr[7] &&
+	    !p->key.addr[8] && !p->key.addr[9] && p->key.addr[10] == 0xff &&
+	    p->key.addr[11] == 0xff)
+		return VSN_PASS_NO_VIP;
 	c->limit = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
 	c->pos = ip6 + 1;
 	nexthdr = ip6->nexthdr;
@@ -166,7 +172,8 @@ static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u
 	} else if (l4 == IPPROTO_UDP) {
 		struct udphdr *udp = c->pos;
 
-		if (!CURSOR_FITS(c, udp + 1) || bpf_ntohs(udp->len) < sizeof(*udp))
+		if (!CURSOR_FITS(c, udp + 1) || bpf_ntohs(udp->len) < sizeof(*udp) ||
+		    c->pos + bpf_ntohs(udp->len) > c->limit)
 			return VSN_PASS_MALFORMED_L4;
 		p->key.port = udp->dest;
 	} else {

@@ -194,6 +194,10 @@ int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 	printf("generation %llu: %zu policies, %zu slbs\n", (unsigned long long)pf.generation,
 	       pf.n_policies, pf.n_slbs);
 	ret = 0;
+	/* The new set runs; freeing the old one is housekeeping. */
+	r = vsn_dp_set_trim(dp);
+	if (r)
+		dpctl_err(r, "warning: the previous set was not freed yet");
 out:
 	vsn_dp_close(dp);
 	vsn_policyfile_free(&pf);

@@ -43,30 +43,15 @@ static int print_slb(__u32 id, const struct vsn_slb *s, void *arg)
 	return 0;
 }
 
-static void print_dest(const char *vip, const char *proto, unsigned port, const struct vsn_dest *d)
+static int print_policy(const struct vsn_dp_policy *p, void *arg)
 {
-	char p[8] = "any";
+	char a[VSN_ADDR_STRLEN], port[8] = "any";
 
-	if (port)
-		snprintf(p, sizeof(p), "%u", port);
-	printf("  %s %s/%s -> slb %u (service %u, policy %u)\n", vip, proto, p, d->slb_id,
-	       d->service_id, d->policy_id);
-}
-
-static int print_entry(const struct vsn_policy_key *k, const struct vsn_match *v, void *arg)
-{
-	char a[VSN_ADDR_STRLEN];
-	struct vsn_addr addr;
-
-	vsn_addr_from_key(k->addr, &addr);
-	vsn_addr_format(&addr, a, sizeof(a));
-	if (k->proto) {
-		print_dest(a, k->proto == IPPROTO_TCP ? "tcp" : "udp", ntohs(k->port), &v->dest[0]);
-		return 0;
-	}
-	for (int l4 = 0; l4 < VSN_L4_MAX; l4++)
-		if (v->dest[l4].flags & VSN_DEST_VALID)
-			print_dest(a, l4 == VSN_L4_TCP ? "tcp" : "udp", 0, &v->dest[l4]);
+	if (p->port)
+		snprintf(port, sizeof(port), "%u", p->port);
+	printf("  %s %s/%s -> slb %u (service %u, policy %u)\n",
+	       vsn_addr_format(&p->vip, a, sizeof(a)), p->proto == IPPROTO_TCP ? "tcp" : "udp",
+	       port, p->slb_id, p->service_id, p->policy_id);
 	return 0;
 }
 
@@ -102,7 +87,7 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv)
 	if (r)
 		goto out;
 	printf("policies:\n");
-	r = vsn_dp_policies_foreach(dp, print_entry, NULL);
+	r = vsn_dp_policies_foreach(dp, print_policy, NULL);
 out:
 	vsn_dp_close(dp);
 	return r ? dpctl_err(r, "show") : 0;
@@ -148,20 +133,13 @@ static int count_slb(__u32 id, const struct vsn_slb *s, void *arg)
 }
 
 /* Services and policies have no table of their own: list the ids in use. */
-static int count_entry(const struct vsn_policy_key *k, const struct vsn_match *v, void *arg)
+static int count_policy(const struct vsn_dp_policy *p, void *arg)
 {
 	struct cnt_ctx *c = arg;
 	struct vsn_counter cnt;
-	int n = k->proto ? 1 : VSN_L4_MAX;
 
-	for (int i = 0; i < n; i++) {
-		const struct vsn_dest *d = &v->dest[i];
-
-		if (!(d->flags & VSN_DEST_VALID))
-			continue;
-		if (!vsn_dp_counter_read(c->dp, VSN_CNT_POLICY, d->policy_id, &cnt))
-			print_counter(c, "policy", NULL, d->policy_id, &cnt);
-	}
+	if (!vsn_dp_counter_read(c->dp, VSN_CNT_POLICY, p->policy_id, &cnt))
+		print_counter(c, "policy", NULL, p->policy_id, &cnt);
 	return 0;
 }
 
@@ -171,22 +149,16 @@ struct svc_seen {
 	__u32 max;
 };
 
-static int count_service(const struct vsn_policy_key *k, const struct vsn_match *v, void *arg)
+static int count_service(const struct vsn_dp_policy *p, void *arg)
 {
 	struct svc_seen *s = arg;
 	struct vsn_counter cnt;
-	int n = k->proto ? 1 : VSN_L4_MAX;
 
-	for (int i = 0; i < n; i++) {
-		const struct vsn_dest *d = &v->dest[i];
-
-		if (!(d->flags & VSN_DEST_VALID) || d->service_id >= s->max ||
-		    s->seen[d->service_id])
-			continue;
-		s->seen[d->service_id] = 1;
-		if (!vsn_dp_counter_read(s->c->dp, VSN_CNT_SERVICE, d->service_id, &cnt))
-			print_counter(s->c, "service", NULL, d->service_id, &cnt);
-	}
+	if (p->service_id >= s->max || s->seen[p->service_id])
+		return 0;
+	s->seen[p->service_id] = 1;
+	if (!vsn_dp_counter_read(s->c->dp, VSN_CNT_SERVICE, p->service_id, &cnt))
+		print_counter(s->c, "service", NULL, p->service_id, &cnt);
 	return 0;
 }
 
@@ -231,7 +203,7 @@ int cmd_counters(struct dpctl *ctl, int argc, char **argv)
 	free(s.seen);
 	if (r)
 		goto out;
-	r = vsn_dp_policies_foreach(c.dp, count_entry, &c);
+	r = vsn_dp_policies_foreach(c.dp, count_policy, &c);
 out:
 	vsn_dp_close(c.dp);
 	return r ? dpctl_err(r, "counters") : 0;

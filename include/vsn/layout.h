@@ -88,17 +88,31 @@ struct vsn_dest {
 	__u32 flags;	  /* VSN_DEST_* */
 };
 
-/* The VIP has port-specific policies for TCP / UDP: look them up first. */
+/* Port policies held inside a VIP's entry, so most VIPs cost one lookup. */
+#define VSN_VIP_PORT_SLOTS 4
+
+/* More port policies for TCP / UDP than the slots hold: look them up too. */
 #define VSN_VIP_PORTS_TCP 0x1
 #define VSN_VIP_PORTS_UDP 0x2
 
+/* A port-specific policy held in a VIP entry; proto 0 ends the slots in use. */
+struct vsn_port_dest {
+	__u8 proto;
+	__u8 pad;
+	__be16 port;
+	struct vsn_dest dest;
+};
+
 /*
- * Value of the policy hash. In a VIP entry, dest[VSN_L4_*] is that
- * protocol's any-port policy (valid or not) and flags say whether
- * port-specific entries exist. In a port entry, only dest[0] is used.
+ * Value of the policy hash.
+ * In a VIP entry: ports[] holds its first port-specific policies (in key
+ * order), dest[VSN_L4_*] is that protocol's any-port policy (valid or not),
+ * and flags say whether further port policies have entries of their own.
+ * In a port entry: only dest[0] is used.
  */
 struct vsn_match {
 	struct vsn_dest dest[VSN_L4_MAX];
+	struct vsn_port_dest ports[VSN_VIP_PORT_SLOTS];
 	__u32 flags;
 	__u32 pad;
 };

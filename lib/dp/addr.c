@@ -61,3 +61,9 @@ bool vsn_addr_equal(const struct vsn_addr *a, const struct vsn_addr *b)
 
 	return a->family == b->family && !memcmp(a->bytes, b->bytes, n);
 }
+
+bool vsn_addr_is_v4mapped(const struct vsn_addr *a)
+{
+	return a->family == AF_INET6 &&
+	       !memcmp(a->bytes, v4_mapped_prefix, sizeof(v4_mapped_prefix));
+}

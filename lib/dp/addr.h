@@ -22,6 +22,8 @@ const char *vsn_addr_format(const struct vsn_addr *a, char *buf, size_t len);
 /* The 16-byte table form: IPv6 as is, IPv4 as ::ffff:a.b.c.d. */
 void vsn_addr_to_key(const struct vsn_addr *a, __u8 key[16]);
 void vsn_addr_from_key(const __u8 key[16], struct vsn_addr *ret);
+/* An IPv6 address in ::ffff:0:0/96, the form IPv4 addresses take in tables. */
+bool vsn_addr_is_v4mapped(const struct vsn_addr *a);
 bool vsn_addr_equal(const struct vsn_addr *a, const struct vsn_addr *b);
 
 #endif /* VSN_ADDR_H */

@@ -10,7 +10,8 @@
 
 _Static_assert(sizeof(struct vsn_policy_key) == 20, "vsn_policy_key size");
 _Static_assert(sizeof(struct vsn_dest) == 16, "vsn_dest size");
-_Static_assert(sizeof(struct vsn_match) == 40, "vsn_match size");
+_Static_assert(sizeof(struct vsn_port_dest) == 20, "vsn_port_dest size");
+_Static_assert(sizeof(struct vsn_match) == 120, "vsn_match size");
 _Static_assert(sizeof(struct vsn_slb) == 36, "vsn_slb size");
 _Static_assert(sizeof(struct vsn_counter) == 16, "vsn_counter size");
 _Static_assert(sizeof(struct vsn_meta) == 40, "vsn_meta size");

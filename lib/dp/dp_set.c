@@ -5,6 +5,7 @@
  * live by flipping vsn_active. Maps that packets can reach are never mutated.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,9 @@ static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, __u8 *
 {
 	struct vsn_slb slb;
 
-	if (p->vip.family != AF_INET && p->vip.family != AF_INET6)
+	/* A v4-mapped VIP would take the IPv4 VIP's key. */
+	if ((p->vip.family != AF_INET && p->vip.family != AF_INET6) ||
+	    vsn_addr_is_v4mapped(&p->vip))
 		return -EINVAL;
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return -EINVAL;
@@ -142,8 +145,9 @@ static void dest_fill(struct vsn_dest *d, const struct vsn_dp_policy *p)
 }
 
 /*
- * Turn the sorted policies into table entries: one VIP entry per address
- * (with its any-port policies inline) and one entry per port policy.
+ * Turn the sorted policies into table entries: one VIP entry per address,
+ * holding its any-port policies and its first VSN_VIP_PORT_SLOTS port
+ * policies (key order), and an entry of its own for each further one.
  */
 static size_t entries_build(const struct vsn_dp_set *set, const struct sorted *s,
 			    struct vsn_policy_key *keys, struct vsn_match *vals)
@@ -151,7 +155,7 @@ static size_t entries_build(const struct vsn_dp_set *set, const struct sorted *s
 	size_t n = 0;
 
 	for (size_t i = 0; i < set->n_policies;) {
-		size_t vip = n++;
+		size_t vip = n++, slot = 0;
 
 		memset(&keys[vip], 0, sizeof(keys[vip]));
 		memcpy(keys[vip].addr, s[i].key.addr, 16);
@@ -162,6 +166,13 @@ static size_t entries_build(const struct vsn_dp_set *set, const struct sorted *s
 
 			if (!p->port) {
 				dest_fill(&vals[vip].dest[l4], p);
+				continue;
+			}
+			if (slot < VSN_VIP_PORT_SLOTS) {
+				vals[vip].ports[slot].proto = p->proto;
+				vals[vip].ports[slot].port = s[i].key.port;
+				dest_fill(&vals[vip].ports[slot].dest, p);
+				slot++;
 				continue;
 			}
 			vals[vip].flags |= l4 == VSN_L4_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
@@ -214,7 +225,7 @@ out:
 }
 
 /*
- * Return once every packet that could have read the old active slot is done
+ * Return once every packet that could have read the inactive slot is done
  * with it: a map-in-map update waits for running programs (RCU grace period).
  */
 static int wait_for_packets(struct vsn_dp *dp)
@@ -231,12 +242,44 @@ static int wait_for_packets(struct vsn_dp *dp)
 	return r;
 }
 
+static void *wait_for_packets_thread(void *arg)
+{
+	struct vsn_dp *dp = arg;
+
+	return (void *)(long)wait_for_packets(dp);
+}
+
+/* Does the slot hold a set? */
+static int slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used)
+{
+	__u32 id;
+
+	if (!bpf_map_lookup_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &slot, &id)) {
+		*ret_used = true;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	*ret_used = false;
+	return 0;
+}
+
+static int active_slot(struct vsn_dp *dp, __u32 *ret)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, ret) ? -errno : 0;
+}
+
 int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
 {
 	struct sorted *s = NULL;
 	struct vsn_meta meta;
 	struct timespec now;
 	__u32 zero = 0, active, inactive;
+	bool quiesce = false;
+	pthread_t waiter;
+	void *wr;
 	int fd = -1, r;
 
 	r = dp_lock(dp);
@@ -248,17 +291,35 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 	r = set_prepare(dp, set, &s, ret_bad);
 	if (r)
 		goto out;
+	r = active_slot(dp, &active);
+	if (r)
+		goto out;
+	inactive = !active;
+	/*
+	 * Packets that read the inactive slot before the last flip may still
+	 * run (unless vsn_dp_set_trim() emptied it): wait for them while the
+	 * new table is built, not after.
+	 */
+	r = slot_used(dp, inactive, &quiesce);
+	if (r)
+		goto out;
+	if (quiesce) {
+		r = -pthread_create(&waiter, NULL, wait_for_packets_thread, dp);
+		if (r)
+			goto out;
+	}
 	fd = table_create(set, s);
+	if (quiesce) {
+		pthread_join(waiter, &wr);
+		if (!r)
+			r = (int)(long)wr;
+	}
 	if (fd < 0) {
 		r = fd;
 		goto out;
 	}
-	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &active)) {
-		r = -errno;
+	if (r)
 		goto out;
-	}
-	inactive = !active;
-	/* Nothing reads the inactive slot: the last apply waited for that. */
 	if (bpf_map_update_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive, &fd, BPF_ANY)) {
 		r = -errno;
 		goto out;
@@ -277,12 +338,6 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 	if (r)
 		goto out;
 	dp->meta = meta;
-	/* Free the old set only once no packet can be inside it. */
-	r = wait_for_packets(dp);
-	if (r)
-		goto out;
-	if (bpf_map_delete_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &active) && errno != ENOENT)
-		r = -errno;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -291,9 +346,71 @@ out:
 	return r;
 }
 
-int vsn_dp_policies_foreach(struct vsn_dp *dp,
-			    int (*cb)(const struct vsn_policy_key *key, const struct vsn_match *val,
-				      void *arg),
+int vsn_dp_set_trim(struct vsn_dp *dp)
+{
+	__u32 active, inactive;
+	bool used;
+	int r;
+
+	r = dp_lock(dp);
+	if (r)
+		return r;
+	r = active_slot(dp, &active);
+	if (r)
+		goto out;
+	inactive = !active;
+	r = slot_used(dp, inactive, &used);
+	if (r || !used)
+		goto out;
+	/* Only once no packet can be inside the old set may it go. */
+	r = wait_for_packets(dp);
+	if (r)
+		goto out;
+	if (bpf_map_delete_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive) && errno != ENOENT)
+		r = -errno;
+out:
+	dp_unlock(dp);
+	return r;
+}
+
+static int dest_emit(const struct vsn_policy_key *k, __u8 proto, __be16 port,
+		     const struct vsn_dest *d, int (*cb)(const struct vsn_dp_policy *p, void *arg),
+		     void *arg)
+{
+	struct vsn_dp_policy p = {
+		.proto = proto,
+		.port = ntohs(port),
+		.slb_id = d->slb_id,
+		.service_id = d->service_id,
+		.policy_id = d->policy_id,
+	};
+
+	if (!(d->flags & VSN_DEST_VALID))
+		return 0;
+	vsn_addr_from_key(k->addr, &p.vip);
+	return cb(&p, arg);
+}
+
+/* The policies one table entry holds, one callback each. */
+static int entry_emit(const struct vsn_policy_key *k, const struct vsn_match *v,
+		      int (*cb)(const struct vsn_dp_policy *p, void *arg), void *arg)
+{
+	int r;
+
+	if (k->proto)
+		return dest_emit(k, k->proto, k->port, &v->dest[0], cb, arg);
+	for (int i = 0; i < VSN_VIP_PORT_SLOTS && v->ports[i].proto; i++) {
+		r = dest_emit(k, v->ports[i].proto, v->ports[i].port, &v->ports[i].dest, cb, arg);
+		if (r)
+			return r;
+	}
+	r = dest_emit(k, IPPROTO_TCP, 0, &v->dest[VSN_L4_TCP], cb, arg);
+	if (!r)
+		r = dest_emit(k, IPPROTO_UDP, 0, &v->dest[VSN_L4_UDP], cb, arg);
+	return r;
+}
+
+int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_policy *p, void *arg),
 			    void *arg)
 {
 	struct vsn_policy_key key, next;
@@ -314,7 +431,7 @@ int vsn_dp_policies_foreach(struct vsn_dp *dp,
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val))
 			continue;
-		r = cb(&key, &val, arg);
+		r = entry_emit(&key, &val, cb, arg);
 		if (r)
 			break;
 	}

@@ -108,6 +108,7 @@ int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb)
 	if (slb->id == 0 || slb->id >= dp->meta.max_slbs)
 		return -ERANGE;
 	if ((slb->addr.family != AF_INET && slb->addr.family != AF_INET6) ||
+	    vsn_addr_is_v4mapped(&slb->addr) ||
 	    (unsigned)slb->forward >= ARRAY_SIZE(forward_names) ||
 	    (unsigned)slb->state >= ARRAY_SIZE(state_names))
 		return -EINVAL;

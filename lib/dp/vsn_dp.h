@@ -137,16 +137,23 @@ struct vsn_dp_set {
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
 
 /*
- * Validate, build the set into the inactive slot with fresh maps, flip the
- * active slot, wait until no packet can still see the old set, free it.
- * On error the running set is untouched.
+ * Validate, build the set into the inactive slot with a fresh map, and flip
+ * the active slot: packets that start after the flip see only the new set,
+ * packets already running finish on the old one, which is never mutated.
+ * On error the running set is untouched. The old set stays in the inactive
+ * slot until vsn_dp_set_trim() or the next apply replaces it.
  */
 int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
 
-/* Calls cb for each entry of the running set, in table order. */
-int vsn_dp_policies_foreach(struct vsn_dp *dp,
-			    int (*cb)(const struct vsn_policy_key *key, const struct vsn_match *val,
-				      void *arg),
+/*
+ * Free the previous set: wait until no packet can still be inside it (an RCU
+ * grace period), then remove it. Call it after an apply, off the hot path;
+ * it makes the next apply skip that wait too.
+ */
+int vsn_dp_set_trim(struct vsn_dp *dp);
+
+/* Calls cb for each policy of the running set, in table order. */
+int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_policy *p, void *arg),
 			    void *arg);
 
 /*

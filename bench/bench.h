@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vsn-bench: the data-plane benchmark (docs/benchmarks.md). main.c parses
+ * the options and hands work to dataplane.c (BPF_PROG_TEST_RUN cases) and
+ * swap.c (policy set swaps, map memory); env.c sets up the namespace and
+ * the forwarder, policies.c and packets.c make the inputs.
+ */
+#ifndef VSN_BENCH_H
+#define VSN_BENCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "vsn_dp.h"
+
+/* Longest test packet the wrapper restores; bpf/bench.bpf.c has the same. */
+#define BENCH_MAX_PKT 128
+#define BENCH_MAX_SIZES 16
+#define BENCH_MAX_RUNS 101
+
+enum bench_kind {
+	BENCH_DATAPLANE = 1 << 0,
+	BENCH_SWAP = 1 << 1,
+	BENCH_MEM = 1 << 2,
+};
+
+enum bench_case {
+	CASE_TCP_SYN_L2,
+	CASE_UDP_L2,
+	CASE_TCP_SYN_IPV6_L2,
+	CASE_MISS,
+	CASE_TCP_SYN_L2_SPREAD,
+	CASE_MAX,
+};
+
+struct bench_cfg {
+	unsigned int benches; /* enum bench_kind bits */
+	unsigned int cases;   /* 1 << enum bench_case */
+	__u32 sizes[BENCH_MAX_SIZES];
+	int n_sizes;
+	__u32 swap_sizes[BENCH_MAX_SIZES];
+	int n_swap_sizes;
+	int runs;     /* timed runs per case, and as many of its floor */
+	__u32 repeat; /* packets per run */
+	int swaps;    /* timed swaps per size */
+	int cpu;      /* CPU to pin to, -1: none */
+	bool verbose;
+};
+
+/* Extra VIPs of a policy set, beside the IPv4 tcp/80 ones. */
+enum bench_extra {
+	BENCH_EXTRA_UDP = 1 << 0, /* one IPv4 VIP with a udp/53 policy */
+	BENCH_EXTRA_V6 = 1 << 1,  /* one IPv6 VIP with a tcp/80 policy */
+};
+
+/*
+ * The shape of a set of n policies: n_tcp4 IPv4 VIPs from BENCH_VIP4_BASE
+ * upward, each with tcp/80 (policy id = VIP index), then the extras.
+ */
+struct bench_layout {
+	__u32 n;
+	unsigned int extras; /* enum bench_extra bits */
+	__u32 n_tcp4;
+};
+
+#define BENCH_VIP4_BASE 0x0a000000u /* 10.0.0.0 */
+#define BENCH_VIP4_UDP 0xac100035u  /* 172.16.0.53 */
+#define BENCH_VIP6 "2001:db8::80"
+#define BENCH_NO_VIP4 0xcb007101u /* 203.0.113.1: no VIP in any set */
+#define BENCH_CLIENT4 0xc0000201u /* 192.0.2.1 */
+#define BENCH_CLIENT6 "2001:db8:c::1"
+#define BENCH_TCP_PORT 80
+#define BENCH_UDP_PORT 53
+
+/* Two SLBs (sets alternate between them in the swap bench), next hop on lo. */
+#define BENCH_SLB_A 1
+#define BENCH_SLB_B 2
+#define BENCH_IFINDEX_LO 1
+extern const __u8 bench_slb_dmac[6], bench_slb_smac[6];
+extern const __u8 bench_client_mac[6], bench_node_mac[6];
+
+/* The forwarder under test and what its running set is. */
+struct bench_env {
+	struct vsn_dp *dp;
+	char pin_dir[64];
+	__u64 generation;	     /* of the running set */
+	struct bench_layout running; /* n == 0: not a layout of ours */
+	__u32 running_slb;
+};
+
+extern volatile sig_atomic_t bench_stop;
+
+/* env.c */
+int bench_err(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int bench_env_setup(const struct bench_cfg *cfg);
+int bench_env_load(struct bench_env *env, __u32 max_policies);
+void bench_env_unload(struct bench_env *env);
+double bench_median(double *v, int n);
+double bench_now_ns(void);
+
+/* policies.c */
+void bench_layout(__u32 n, unsigned int need, struct bench_layout *ret);
+bool bench_layout_equal(const struct bench_layout *a, const struct bench_layout *b);
+int bench_set_build(const struct bench_layout *l, __u32 slb_id, struct vsn_dp_policy **ret,
+		    size_t *ret_n);
+/* Apply the layout's set with a new generation unless it already runs. */
+int bench_set_ensure(struct bench_env *env, const struct bench_layout *l);
+void bench_vip6(__u8 ret[16]);
+
+/* packets.c */
+struct bench_pkt {
+	__u8 data[BENCH_MAX_PKT];
+	__u32 len;
+	__u32 daddr_off; /* offset of the destination address */
+};
+
+void bench_pkt_tcp4(struct bench_pkt *p, __u32 daddr, __u16 dport);
+void bench_pkt_udp4(struct bench_pkt *p, __u32 daddr, __u16 dport);
+void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport);
+
+/* dataplane.c, swap.c */
+extern const char *const bench_case_names[CASE_MAX];
+int bench_dataplane(struct bench_env *env, const struct bench_cfg *cfg);
+int bench_swap(struct bench_env *env, const struct bench_cfg *cfg);
+
+#endif /* VSN_BENCH_H */

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The data-plane cases: the forwarder run through BPF_PROG_TEST_RUN with
+ * repeat, behind bpf/bench.bpf.c's wrapper, against the floor program run
+ * through the same wrapper, interleaved with it run by run.
+ *
+ * Every run is checked, outside the timed call: the verdict, the output
+ * packet, and the forwarder's reason counter, which must move by exactly
+ * the number of repetitions (the floor's runs must not move it at all).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench.h"
+#include "bench.skel.h"
+
+/* Spread: the VIP index steps by this modulo the table (made coprime to it). */
+#define SPREAD_MULTIPLIER 2654435761u
+/* Policy counters sampled to prove the spread covers the table. */
+#define SPREAD_SAMPLES 64
+
+const char *const bench_case_names[CASE_MAX] = {
+	[CASE_TCP_SYN_L2] = "tcp_syn_l2",
+	[CASE_UDP_L2] = "udp_l2",
+	[CASE_TCP_SYN_IPV6_L2] = "tcp_syn_ipv6_l2",
+	[CASE_MISS] = "miss",
+	[CASE_TCP_SYN_L2_SPREAD] = "tcp_syn_l2_spread",
+};
+
+struct case_def {
+	unsigned int need;	/* enum bench_extra: the VIP it addresses */
+	enum vsn_reason reason; /* moves by one per repetition */
+	int verdict;
+	bool spread;
+};
+
+static const struct case_def case_defs[CASE_MAX] = {
+	[CASE_TCP_SYN_L2] = {0, VSN_FWD_TX, XDP_TX, false},
+	[CASE_UDP_L2] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false},
+	[CASE_TCP_SYN_IPV6_L2] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false},
+	[CASE_MISS] = {0, VSN_PASS_NO_VIP, XDP_PASS, false},
+	[CASE_TCP_SYN_L2_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true},
+};
+
+/* One case at one size: its wrapper, the programs for slot 0, its input. */
+struct measure {
+	struct bench_env *env;
+	const struct bench_cfg *cfg;
+	enum bench_case id;
+	const struct case_def *c;
+	struct bench_bpf *skel;
+	int wrap_fd, target_fd, floor_fd, fwd_fd;
+	struct bench_pkt pkt;
+	struct bench_layout layout;
+	__u32 spread_n;
+	/* Spread check: bounds on the hits of each VIP over all case runs. */
+	__u64 hits_min, hits_max;
+};
+
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static __u32 gcd(__u32 a, __u32 b)
+{
+	while (b) {
+		__u32 t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static __u32 spread_step(__u32 n)
+{
+	if (n <= 1)
+		return 0;
+	for (__u64 m = SPREAD_MULTIPLIER;; m += 2) {
+		__u32 s = m % n;
+
+		if (s && gcd(s, n) == 1)
+			return s;
+	}
+}
+
+static int counter(struct measure *m, enum vsn_counter_kind kind, __u32 id, __u64 *ret)
+{
+	struct vsn_counter c;
+	int r;
+
+	r = vsn_dp_counter_read(m->env->dp, kind, id, &c);
+	if (r)
+		return bench_err(r, "cannot read a counter");
+	*ret = c.packets;
+	return 0;
+}
+
+/* What the output of one run must look like. */
+static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 len)
+{
+	const struct ethhdr *eth = (const struct ethhdr *)out;
+	__u8 dmac[6];
+
+	if (len != m->pkt.len)
+		return bench_err(0, "%s: output is %u bytes, input %u", bench_case_names[m->id],
+				 len, m->pkt.len);
+	if (floor) {
+		if (memcmp(eth->h_dest, bench_client_mac, 6) ||
+		    memcmp(eth->h_source, bench_node_mac, 6))
+			return bench_err(0, "floor: the MACs are not swapped");
+		return 0;
+	}
+	if (m->c->verdict != XDP_TX) {
+		if (memcmp(out, m->pkt.data, len))
+			return bench_err(0, "%s: a passed packet was modified",
+					 bench_case_names[m->id]);
+		return 0;
+	}
+	memcpy(dmac, bench_slb_dmac, 6);
+	dmac[5] += m->env->running_slb - 1;
+	if (memcmp(eth->h_dest, dmac, 6) || memcmp(eth->h_source, bench_slb_smac, 6))
+		return bench_err(0, "%s: the MACs are not the SLB's", bench_case_names[m->id]);
+	return 0;
+}
+
+/*
+ * One BPF_PROG_TEST_RUN of the wrapper with slot 0 holding the floor or the
+ * forwarder; *ret_ns is the time per packet. Timed on the thread's CPU
+ * clock: it has nanosecond resolution over the whole run (the kernel's
+ * duration is an integer per repetition) and leaves out time the thread
+ * spent preempted.
+ */
+static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
+{
+	__u8 out[BENCH_MAX_PKT + 64];
+	struct xdp_md md = {
+		.data_end = m->pkt.len,
+		.ingress_ifindex = BENCH_IFINDEX_LO,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = m->pkt.data, .data_size_in = m->pkt.len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &md,
+		    .ctx_size_in = sizeof(md), .repeat = repeat);
+	const char *what = floor ? "floor" : bench_case_names[m->id];
+	__u64 before, after, want;
+	__u32 zero = 0;
+	double t0, t1;
+	int fd = floor ? m->floor_fd : m->fwd_fd, r;
+
+	if (bench_stop)
+		return -EINTR;
+	if (bpf_map_update_elem(m->target_fd, &zero, &fd, BPF_ANY))
+		return bench_err(-errno, "cannot put the %s program in the wrapper's slot", what);
+	r = counter(m, VSN_CNT_REASON, m->c->reason, &before);
+	if (r)
+		return r;
+	t0 = thread_cpu_ns();
+	r = bpf_prog_test_run_opts(m->wrap_fd, &o);
+	t1 = thread_cpu_ns();
+	if (r)
+		return bench_err(-errno, "%s: BPF_PROG_TEST_RUN failed", what);
+	r = counter(m, VSN_CNT_REASON, m->c->reason, &after);
+	if (r)
+		return r;
+	if (o.retval != (__u32)(floor ? XDP_TX : m->c->verdict))
+		return bench_err(0, "%s: verdict %u, want %d (%s)", what, o.retval,
+				 floor ? XDP_TX : m->c->verdict,
+				 o.retval == XDP_ABORTED ? "the wrapper failed" : "wrong path");
+	want = floor ? 0 : repeat;
+	if (after - before != want)
+		return bench_err(0,
+				 "%s: the %s counter moved by %llu after %u repetitions, want "
+				 "%llu: a repetition did not take the intended path",
+				 what, vsn_reason_name(m->c->reason),
+				 (unsigned long long)(after - before), repeat,
+				 (unsigned long long)want);
+	r = check_output(m, floor, out, o.data_size_out);
+	if (r)
+		return r;
+	if (!floor && m->spread_n) {
+		m->hits_min += repeat / m->spread_n;
+		m->hits_max += (repeat + m->spread_n - 1) / m->spread_n;
+	}
+	*ret_ns = (t1 - t0) / repeat;
+	if (m->cfg->verbose)
+		bench_progress("  %-18s %8.2f ns/pkt (kernel: %u ns)", what, *ret_ns, o.duration);
+	return 0;
+}
+
+static void sample_ids(const struct measure *m, __u32 *ids, int *ret_n)
+{
+	int n = m->spread_n < SPREAD_SAMPLES ? (int)m->spread_n : SPREAD_SAMPLES;
+
+	for (int k = 0; k < n; k++)
+		ids[k] = (__u32)((__u64)k * m->spread_n / n);
+	*ret_n = n;
+}
+
+static int sample_read(struct measure *m, const __u32 *ids, int n, __u64 *v)
+{
+	for (int k = 0; k < n; k++) {
+		int r = counter(m, VSN_CNT_POLICY, ids[k], &v[k]);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The input packet; for the spread case, the wrapper rewrites its address. */
+static void packet_make(struct measure *m)
+{
+	__u8 vip6[16];
+
+	switch (m->id) {
+	case CASE_UDP_L2:
+		bench_pkt_udp4(&m->pkt, BENCH_VIP4_UDP, BENCH_UDP_PORT);
+		break;
+	case CASE_TCP_SYN_IPV6_L2:
+		bench_vip6(vip6);
+		bench_pkt_tcp6(&m->pkt, vip6, BENCH_TCP_PORT);
+		break;
+	case CASE_MISS:
+		bench_pkt_tcp4(&m->pkt, BENCH_NO_VIP4, BENCH_TCP_PORT);
+		break;
+	case CASE_TCP_SYN_L2_SPREAD:
+		bench_pkt_tcp4(&m->pkt, BENCH_VIP4_BASE, BENCH_TCP_PORT);
+		break;
+	default:
+		/* One VIP from the middle of the table. */
+		bench_pkt_tcp4(&m->pkt, BENCH_VIP4_BASE + m->layout.n_tcp4 / 2, BENCH_TCP_PORT);
+		break;
+	}
+}
+
+static int wrapper_load(struct measure *m)
+{
+	struct bench_bpf *s;
+	int r;
+
+	s = bench_bpf__open();
+	if (!s)
+		return bench_err(-errno, "cannot open the bench BPF object");
+	m->skel = s;
+	memcpy((void *)s->rodata->pkt_words, m->pkt.data, m->pkt.len);
+	s->rodata->pkt_len = m->pkt.len;
+	if (m->spread_n) {
+		s->rodata->spread_n = m->spread_n;
+		s->rodata->spread_step = spread_step(m->spread_n);
+		s->rodata->spread_base = BENCH_VIP4_BASE;
+		s->rodata->spread_off = m->pkt.daddr_off;
+	}
+	r = bench_bpf__load(s);
+	if (r)
+		return bench_err(r, "cannot load the bench BPF object");
+	m->wrap_fd = bpf_program__fd(s->progs.bench_wrap);
+	m->floor_fd = bpf_program__fd(s->progs.bench_floor);
+	m->target_fd = bpf_map__fd(s->maps.bench_target);
+	m->fwd_fd = vsn_dp_prog_fd(m->env->dp);
+	return 0;
+}
+
+static void json_line(const struct measure *m, double ns, double floor_ns)
+{
+	printf("{\"bench\":\"dataplane\",\"case\":\"%s\",\"policies\":%u,\"ns_per_pkt\":%.2f,"
+	       "\"floor_ns\":%.2f,\"ratio\":%.2f,\"runs\":%d,\"repeat\":%u}\n",
+	       bench_case_names[m->id], m->layout.n, ns, floor_ns, ns / floor_ns, m->cfg->runs,
+	       m->cfg->repeat);
+	fflush(stdout);
+}
+
+static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum bench_case id, __u32 n)
+{
+	struct measure m = {.env = env, .cfg = cfg, .id = id, .c = &case_defs[id]};
+	double ns[BENCH_MAX_RUNS], floor_ns[BENCH_MAX_RUNS], warm;
+	__u32 ids[SPREAD_SAMPLES], warm_repeat = cfg->repeat / 10 ? cfg->repeat / 10 : 1;
+	__u64 v0[SPREAD_SAMPLES], v1[SPREAD_SAMPLES];
+	int n_ids = 0, r;
+
+	bench_layout(n, m.c->need, &m.layout);
+	r = bench_set_ensure(env, &m.layout);
+	if (r)
+		return r;
+	if (m.c->spread)
+		m.spread_n = m.layout.n_tcp4;
+	packet_make(&m);
+	r = wrapper_load(&m);
+	if (r)
+		goto out;
+	if (m.spread_n) {
+		sample_ids(&m, ids, &n_ids);
+		r = sample_read(&m, ids, n_ids, v0);
+		if (r)
+			goto out;
+	}
+	bench_progress("%s at %u policies: %d runs of %u packets, and as many of the floor",
+		       bench_case_names[id], n, cfg->runs, cfg->repeat);
+	/* Warm the caches, the JIT images and the table's hot entries. */
+	r = run_once(&m, true, warm_repeat, &warm);
+	if (!r)
+		r = run_once(&m, false, warm_repeat, &warm);
+	/* Alternate which goes first, so a drift in time hits both alike. */
+	for (int i = 0; !r && i < cfg->runs; i++) {
+		r = run_once(&m, i % 2, cfg->repeat, i % 2 ? &floor_ns[i] : &ns[i]);
+		if (!r)
+			r = run_once(&m, !(i % 2), cfg->repeat, i % 2 ? &ns[i] : &floor_ns[i]);
+	}
+	if (r)
+		goto out;
+	if (m.spread_n) {
+		r = sample_read(&m, ids, n_ids, v1);
+		if (r)
+			goto out;
+		for (int k = 0; k < n_ids; k++)
+			if (v1[k] - v0[k] < m.hits_min || v1[k] - v0[k] > m.hits_max) {
+				r = bench_err(0,
+					      "%s: VIP %u was hit %llu times, want %llu..%llu: the "
+					      "spread does not cover the table",
+					      bench_case_names[id], ids[k],
+					      (unsigned long long)(v1[k] - v0[k]),
+					      (unsigned long long)m.hits_min,
+					      (unsigned long long)m.hits_max);
+				goto out;
+			}
+	}
+	json_line(&m, bench_median(ns, cfg->runs), bench_median(floor_ns, cfg->runs));
+out:
+	bench_bpf__destroy(m.skel);
+	return r;
+}
+
+int bench_dataplane(struct bench_env *env, const struct bench_cfg *cfg)
+{
+	int r;
+
+	for (int s = 0; s < cfg->n_sizes; s++)
+		for (int c = 0; c < CASE_MAX; c++) {
+			if (!(cfg->cases & (1u << c)))
+				continue;
+			r = case_run(env, cfg, c, cfg->sizes[s]);
+			if (r)
+				return r;
+		}
+	return 0;
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Where the benchmark runs: its own network namespace (so ifindex 1 is a
+ * private lo and nothing touches the host's interfaces), a bpffs, one CPU,
+ * and a fresh forwarder pinned under a directory of its own.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "bench.h"
+
+#define BPF_FS_MAGIC 0xcafe4a11
+#define BPF_FS_DIR "/sys/fs/bpf"
+
+volatile sig_atomic_t bench_stop;
+
+const __u8 bench_slb_dmac[6] = {0x02, 0x00, 0x00, 0x00, 0x0a, 0x01};
+const __u8 bench_slb_smac[6] = {0x02, 0x00, 0x00, 0x00, 0x0a, 0x02};
+const __u8 bench_client_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x01};
+const __u8 bench_node_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x02};
+
+int bench_err(int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vsn-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (r)
+		fprintf(stderr, ": %s", strerror(-r));
+	fprintf(stderr, "\n");
+	return r ? r : -EINVAL;
+}
+
+void bench_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vsn-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+}
+
+static void on_signal(int sig)
+{
+	bench_stop = 1;
+}
+
+static int lo_up(void)
+{
+	struct ifreq ifr = {0};
+	int fd, r = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+		r = -errno;
+		goto out;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+		r = -errno;
+out:
+	close(fd);
+	return r;
+}
+
+static int bpffs_ensure(void)
+{
+	struct statfs st;
+
+	if (!statfs(BPF_FS_DIR, &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	bench_progress("mounting a bpffs at %s", BPF_FS_DIR);
+	if (mount("bpf", BPF_FS_DIR, "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+static int cpu_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/*
+ * Stop cleanly on SIGINT/SIGTERM: a test run in progress returns -EINTR,
+ * and the caller's cleanup unloads the forwarder.
+ */
+int bench_env_setup(const struct bench_cfg *cfg)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	int r;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (unshare(CLONE_NEWNET))
+		return bench_err(-errno, "cannot make a network namespace (needs root)");
+	r = lo_up();
+	if (r)
+		return bench_err(r, "cannot bring lo up in the namespace");
+	r = bpffs_ensure();
+	if (r)
+		return bench_err(r, "cannot mount a bpffs at %s", BPF_FS_DIR);
+	r = cpu_pin(cfg->cpu);
+	if (r)
+		return bench_err(r, "cannot pin to CPU %d", cfg->cpu);
+	return 0;
+}
+
+static int slb_define(struct vsn_dp *dp, __u32 id)
+{
+	struct vsn_dp_slb slb = {
+		.id = id,
+		.forward = VSN_FORWARD_L2,
+		.state = VSN_SLB_UP,
+		.nexthop_static = true,
+		.ifindex = BENCH_IFINDEX_LO,
+	};
+	int r;
+
+	r = vsn_addr_parse(id == BENCH_SLB_A ? "192.0.2.101" : "192.0.2.102", &slb.addr);
+	if (r)
+		return r;
+	memcpy(slb.dmac, bench_slb_dmac, 6);
+	memcpy(slb.smac, bench_slb_smac, 6);
+	slb.dmac[5] += id - 1;
+	return vsn_dp_slb_set(dp, &slb);
+}
+
+/* Load a fresh forwarder able to hold max_policies policies. */
+int bench_env_load(struct bench_env *env, __u32 max_policies)
+{
+	struct vsn_dp_opts o = {.sz = sizeof(o), .create = true};
+	int r;
+
+	memset(env, 0, sizeof(*env));
+	snprintf(env->pin_dir, sizeof(env->pin_dir), BPF_FS_DIR "/vsn-bench-%d", (int)getpid());
+	o.pin_dir = env->pin_dir;
+	o.max_policies = max_policies;
+	/* Leftovers of a process that had our pid: start from nothing. */
+	vsn_dp_unload(env->pin_dir);
+	r = vsn_dp_open(&o, &env->dp);
+	if (r)
+		return bench_err(r, "cannot load the forwarder under %s", env->pin_dir);
+	r = slb_define(env->dp, BENCH_SLB_A);
+	if (!r)
+		r = slb_define(env->dp, BENCH_SLB_B);
+	if (r)
+		return bench_err(r, "cannot define the benchmark's SLBs");
+	return 0;
+}
+
+void bench_env_unload(struct bench_env *env)
+{
+	int r;
+
+	if (env->dp) {
+		vsn_dp_close(env->dp);
+		env->dp = NULL;
+	}
+	if (!env->pin_dir[0])
+		return;
+	r = vsn_dp_unload(env->pin_dir);
+	if (r)
+		bench_err(r, "cannot unload the forwarder under %s", env->pin_dir);
+	env->pin_dir[0] = '\0';
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v. */
+double bench_median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), dbl_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}

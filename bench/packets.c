@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The test packets: client to VIP, as a network node receives them, with
+ * valid IP and L4 checksums (the forwarder checks neither, but a packet
+ * should look like one off the wire).
+ */
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+
+#include "bench.h"
+
+#define CLIENT_PORT 40000
+#define UDP_PAYLOAD 32
+
+static __u32 csum_add(__u32 sum, const void *buf, size_t len)
+{
+	const __u8 *b = buf;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (__u32)b[i] << 8 | b[i + 1];
+	if (len & 1)
+		sum += (__u32)b[len - 1] << 8;
+	return sum;
+}
+
+static __u16 csum_fold(__u32 sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons(~sum & 0xffff);
+}
+
+static void *eth_fill(struct bench_pkt *p, __u16 proto)
+{
+	struct ethhdr *eth = (struct ethhdr *)p->data;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(eth->h_dest, bench_node_mac, ETH_ALEN);
+	memcpy(eth->h_source, bench_client_mac, ETH_ALEN);
+	eth->h_proto = htons(proto);
+	return eth + 1;
+}
+
+static void ip4_fill(struct iphdr *ip, __u32 daddr, __u8 proto, __u16 l4_len)
+{
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(sizeof(*ip) + l4_len);
+	ip->id = htons(1);
+	ip->frag_off = htons(0x4000); /* DF */
+	ip->ttl = 64;
+	ip->protocol = proto;
+	ip->saddr = htonl(BENCH_CLIENT4);
+	ip->daddr = htonl(daddr);
+	ip->check = csum_fold(csum_add(0, ip, sizeof(*ip)));
+}
+
+/* The L4 checksum over the IPv4 pseudo-header and l4. */
+static __u16 l4_csum4(const struct iphdr *ip, const void *l4, __u16 len)
+{
+	__u32 sum = csum_add(0, &ip->saddr, 8);
+
+	sum += ip->protocol + len;
+	return csum_fold(csum_add(sum, l4, len));
+}
+
+static __u16 l4_csum6(const struct ipv6hdr *ip6, const void *l4, __u16 len)
+{
+	__u32 sum = csum_add(0, &ip6->saddr, 32);
+
+	sum += ip6->nexthdr + len;
+	return csum_fold(csum_add(sum, l4, len));
+}
+
+static void syn_fill(struct tcphdr *tcp, __u16 dport)
+{
+	tcp->source = htons(CLIENT_PORT);
+	tcp->dest = htons(dport);
+	tcp->seq = htonl(0x12345678);
+	tcp->doff = 5;
+	tcp->syn = 1;
+	tcp->window = htons(64240);
+}
+
+void bench_pkt_tcp4(struct bench_pkt *p, __u32 daddr, __u16 dport)
+{
+	struct iphdr *ip = eth_fill(p, ETH_P_IP);
+	struct tcphdr *tcp = (struct tcphdr *)(ip + 1);
+
+	syn_fill(tcp, dport);
+	ip4_fill(ip, daddr, IPPROTO_TCP, sizeof(*tcp));
+	tcp->check = l4_csum4(ip, tcp, sizeof(*tcp));
+	p->len = (__u8 *)(tcp + 1) - p->data;
+	p->daddr_off = (__u8 *)&ip->daddr - p->data;
+}
+
+void bench_pkt_udp4(struct bench_pkt *p, __u32 daddr, __u16 dport)
+{
+	struct iphdr *ip = eth_fill(p, ETH_P_IP);
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+	__u16 len = sizeof(*udp) + UDP_PAYLOAD;
+
+	udp->source = htons(CLIENT_PORT);
+	udp->dest = htons(dport);
+	udp->len = htons(len);
+	memset(udp + 1, 'q', UDP_PAYLOAD);
+	ip4_fill(ip, daddr, IPPROTO_UDP, len);
+	udp->check = l4_csum4(ip, udp, len);
+	p->len = (__u8 *)(udp + 1) + UDP_PAYLOAD - p->data;
+	p->daddr_off = (__u8 *)&ip->daddr - p->data;
+}
+
+void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport)
+{
+	struct ipv6hdr *ip6 = eth_fill(p, ETH_P_IPV6);
+	struct tcphdr *tcp = (struct tcphdr *)(ip6 + 1);
+
+	ip6->version = 6;
+	ip6->payload_len = htons(sizeof(*tcp));
+	ip6->nexthdr = IPPROTO_TCP;
+	ip6->hop_limit = 64;
+	inet_pton(AF_INET6, BENCH_CLIENT6, &ip6->saddr);
+	memcpy(&ip6->daddr, daddr, 16);
+	syn_fill(tcp, dport);
+	tcp->check = l4_csum6(ip6, tcp, sizeof(*tcp));
+	p->len = (__u8 *)(tcp + 1) - p->data;
+	p->daddr_off = (__u8 *)&ip6->daddr - p->data;
+}

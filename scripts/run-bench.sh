@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Run the benchmarks: `make bench [BENCH=dataplane|all]` calls this after
+# building. JSON lines on stdout only; progress on stderr. See
+# docs/benchmarks.md. Extra arguments go to build/vsn-bench (e.g. --quick).
+set -euo pipefail
+
+usage() {
+	echo "usage: $0 [dataplane|all] [vsn-bench options...]" >&2
+	echo "  dataplane: the forwarder per packet, policy set swaps and map memory" >&2
+	echo "  all:       every benchmark (today: dataplane)" >&2
+}
+
+bench=${1:-all}
+[ $# -gt 0 ] && shift
+case "$bench" in
+dataplane | all) ;;
+-h | --help)
+	usage
+	exit 0
+	;;
+*)
+	echo "run-bench: unknown benchmark '$bench'" >&2
+	usage
+	exit 2
+	;;
+esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${VSN_BENCH:-$root/build/vsn-bench}
+if [ ! -x "$bin" ]; then
+	echo "run-bench: $bin is missing; run 'make all' first" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "run-bench: needs root (BPF, a network namespace, bpffs)" >&2
+	exit 1
+fi
+
+# The forwarder is pinned under /sys/fs/bpf/vsn-bench-PID while it runs.
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null || true)" != bpf_fs ]; then
+	echo "run-bench: mounting a bpffs at /sys/fs/bpf" >&2
+	mount -t bpf bpf /sys/fs/bpf
+fi
+
+{
+	echo "run-bench: $bench on $(nproc) CPUs," \
+		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+		"kernel $(uname -r)"
+} >&2
+
+case "$bench" in
+dataplane | all)
+	"$bin" --bench dataplane,swap,mem "$@"
+	;;
+esac
