@@ -111,8 +111,9 @@ struct vsn_port_dest {
  * In a port entry: only dest[0] is used.
  */
 struct vsn_match {
-	struct vsn_dest dest[VSN_L4_MAX];
+	/* First, so the key and the first slots share the entry's first cache line. */
 	struct vsn_port_dest ports[VSN_VIP_PORT_SLOTS];
+	struct vsn_dest dest[VSN_L4_MAX];
 	__u32 flags;
 	__u32 pad;
 };
