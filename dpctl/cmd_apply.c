@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * apply FILE: define the file's SLBs (outside generations), then swap in its
- * policies as one new generation. Every check that can fail runs before the
- * running set is touched; on error the running set stays as it was.
+ * apply FILE: swap in the file's policies as one new generation, defining its
+ * SLBs (outside generations) just before the flip. Every check runs before
+ * anything is touched: a refused file changes nothing, SLBs included.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,57 +48,85 @@ static char *read_file(const char *path, size_t *ret_len)
 	return buf;
 }
 
-static bool file_defines(const struct vsn_policyfile *pf, __u32 id)
-{
-	for (size_t i = 0; i < pf->n_slbs; i++)
-		if (pf->slbs[i].slb.id == id)
-			return true;
-	return false;
-}
-
 /* Explain a refused set in terms of the file. */
-static int set_error(const char *path, const struct vsn_policyfile *pf, int r, size_t bad,
-		     const struct vsn_meta *m)
+static int set_error(const char *path, const struct vsn_policyfile *pf,
+		     const struct vsn_dp_set *set, int r, size_t bad, const struct vsn_meta *m)
 {
-	int line = bad < pf->n_policies ? pf->policy_lines[bad] : 0;
+	bool is_slb = bad >= pf->n_policies && bad - pf->n_policies < pf->n_slbs;
+	size_t i = is_slb ? bad - pf->n_policies : bad;
+	int line = is_slb ? pf->slbs[i].line : bad < pf->n_policies ? pf->policy_lines[bad] : 0;
 
 	switch (r) {
 	case -ESTALE:
 		return dpctl_err(0, "%s: generation %llu is not above the running %llu", path,
-				 (unsigned long long)pf->generation,
+				 (unsigned long long)set->generation,
 				 (unsigned long long)m->generation);
 	case -E2BIG:
 		return dpctl_err(0, "%s: %zu policies, this forwarder holds %u (load option)", path,
 				 pf->n_policies, m->max_policies);
 	case -EEXIST:
+		if (is_slb)
+			return dpctl_err(0, "%s:%d: slb id %u is given twice", path, line,
+					 pf->slbs[i].slb.id);
 		return dpctl_err(0,
-				 "%s:%d: a policy for this VIP, protocol and port is given "
-				 "twice",
+				 "%s:%d: a policy for this VIP, protocol and port is given twice",
 				 path, line);
+	case -ENOTUNIQ:
+		return dpctl_err(0,
+				 "%s:%d: policy id %u is given twice (a policy without 'id' "
+				 "counts under its position)",
+				 path, line, pf->policies[i].policy_id);
 	case -ENOENT:
 		return dpctl_err(0, "%s:%d: slb %u is not defined here or on this node", path, line,
-				 pf->policies[bad].slb_id);
+				 pf->policies[i].slb_id);
 	case -ERANGE:
 		return dpctl_err(0,
 				 "%s:%d: an id is beyond this forwarder's capacity "
 				 "(slbs < %u, services < %u, policies < %u)",
 				 path, line, m->max_slbs, m->max_services, m->max_policies);
 	case -EINVAL:
-		return dpctl_err(0, "%s:%d: invalid policy", path, line);
+		return dpctl_err(0, "%s:%d: invalid %s (an IPv6 address in ::ffff:0:0/96?)", path,
+				 line, is_slb ? "slb" : "policy");
 	default:
 		return dpctl_err(r, "%s: apply", path);
+	}
+}
+
+static void warn_unresolved(const char *path, const struct vsn_policyfile *pf, const int *res)
+{
+	char a[VSN_ADDR_STRLEN];
+
+	for (size_t i = 0; i < pf->n_slbs; i++) {
+		const struct vsn_dp_slb *s = &pf->slbs[i].slb;
+
+		if (!res[i])
+			continue;
+		vsn_addr_format(&s->addr, a, sizeof(a));
+		if (res[i] == -EDESTADDRREQ)
+			fprintf(stderr,
+				"vsn-dpctl: warning: %s:%d: slb %u (%s) is not on-link; l2 "
+				"forwarding needs an on-link SLB: its packets are dropped\n",
+				path, pf->slbs[i].line, s->id, a);
+		else
+			fprintf(stderr,
+				"vsn-dpctl: warning: %s:%d: slb %u (%s): next hop not resolved "
+				"(%s); its packets are dropped until 'vsn-dpctl resolve' "
+				"succeeds\n",
+				path, pf->slbs[i].line, s->id, a, strerror(-res[i]));
 	}
 }
 
 int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 {
 	struct vsn_policyfile pf;
+	struct vsn_dp_set set = {0};
 	const char *path = NULL;
 	bool check = false;
 	struct vsn_dp *dp = NULL;
 	struct vsn_meta m;
+	int *res = NULL;
 	char err[512];
-	size_t len, bad = 0;
+	size_t len, bad = SIZE_MAX;
 	char *text;
 	int r, ret = 1;
 
@@ -128,77 +157,55 @@ int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 		dpctl_err(r, "read state");
 		goto out;
 	}
-	if (!pf.has_generation)
-		pf.generation = m.generation + 1;
-	for (size_t i = 0; i < pf.n_slbs; i++)
-		if (pf.slbs[i].slb.id >= m.max_slbs) {
-			dpctl_err(0, "%s:%d: slb id %u is beyond this forwarder's %u SLBs", path,
-				  pf.slbs[i].line, pf.slbs[i].slb.id, m.max_slbs);
-			goto out;
-		}
-	/* Policies may use SLBs of this file or SLBs the node already has. */
-	for (size_t i = 0; i < pf.n_policies; i++) {
-		struct vsn_slb s;
-		__u32 id = pf.policies[i].slb_id;
+	/* An SLB whose state the file leaves out keeps the one it runs with. */
+	for (size_t i = 0; i < pf.n_slbs; i++) {
+		struct vsn_slb cur;
 
-		if (!file_defines(&pf, id) && vsn_dp_slb_get(dp, id, &s)) {
-			set_error(path, &pf, -ENOENT, i, &m);
-			goto out;
-		}
+		if (!pf.slbs[i].has_state && !vsn_dp_slb_get(dp, pf.slbs[i].slb.id, &cur))
+			pf.slbs[i].slb.state = cur.state;
 	}
+	res = calloc(pf.n_slbs + 1, sizeof(*res));
+	if (!res) {
+		dpctl_err(-ENOMEM, "apply");
+		goto out;
+	}
+	struct vsn_dp_slb *slbs = calloc(pf.n_slbs + 1, sizeof(*slbs));
+
+	if (!slbs) {
+		dpctl_err(-ENOMEM, "apply");
+		goto out;
+	}
+	for (size_t i = 0; i < pf.n_slbs; i++)
+		slbs[i] = pf.slbs[i].slb;
+	set.generation = pf.has_generation ? pf.generation : m.generation + 1;
+	set.n_policies = pf.n_policies;
+	set.policies = pf.policies;
+	set.n_slbs = pf.n_slbs;
+	set.slbs = slbs;
+	set.ret_slb_results = res;
+
+	/* Every check apply makes, and nothing changed. */
+	r = check ? vsn_dp_set_validate(dp, &set, &bad) : vsn_dp_set_apply(dp, &set, &bad);
+	free(slbs);
+	if (r) {
+		set_error(path, &pf, &set, r, bad, &m);
+		goto out;
+	}
+	ret = 0;
 	if (check) {
 		printf("%s: %zu slbs, %zu policies, generation %llu: ok\n", path, pf.n_slbs,
-		       pf.n_policies, (unsigned long long)pf.generation);
-		ret = 0;
+		       pf.n_policies, (unsigned long long)set.generation);
 		goto out;
 	}
-
-	for (size_t i = 0; i < pf.n_slbs; i++) {
-		struct vsn_dp_slb *s = &pf.slbs[i].slb;
-		struct vsn_slb cur;
-		char a[VSN_ADDR_STRLEN];
-
-		if (!pf.slbs[i].has_state && !vsn_dp_slb_get(dp, s->id, &cur))
-			s->state = cur.state;
-		r = vsn_dp_slb_set(dp, s);
-		if (r == -EDESTADDRREQ)
-			fprintf(stderr,
-				"vsn-dpctl: warning: %s:%d: slb %u (%s) is not on-link; "
-				"l2 forwarding needs an on-link SLB: its packets are "
-				"dropped\n",
-				path, pf.slbs[i].line, s->id,
-				vsn_addr_format(&s->addr, a, sizeof(a)));
-		else if (r == -ETIMEDOUT || r == -EHOSTUNREACH || r == -ENETUNREACH)
-			fprintf(stderr,
-				"vsn-dpctl: warning: %s:%d: slb %u (%s): next hop not "
-				"resolved (%s); its packets are dropped until "
-				"'vsn-dpctl resolve' succeeds\n",
-				path, pf.slbs[i].line, s->id,
-				vsn_addr_format(&s->addr, a, sizeof(a)), strerror(-r));
-		else if (r) {
-			dpctl_err(r, "%s:%d: define slb %u", path, pf.slbs[i].line, s->id);
-			goto out;
-		}
-	}
-
-	struct vsn_dp_set set = {
-		.generation = pf.generation,
-		.n_policies = pf.n_policies,
-		.policies = pf.policies,
-	};
-	r = vsn_dp_set_apply(dp, &set, &bad);
-	if (r) {
-		set_error(path, &pf, r, bad, &m);
-		goto out;
-	}
-	printf("generation %llu: %zu policies, %zu slbs\n", (unsigned long long)pf.generation,
+	warn_unresolved(path, &pf, res);
+	printf("generation %llu: %zu policies, %zu slbs\n", (unsigned long long)set.generation,
 	       pf.n_policies, pf.n_slbs);
-	ret = 0;
 	/* The new set runs; freeing the old one is housekeeping. */
 	r = vsn_dp_set_trim(dp);
 	if (r)
 		dpctl_err(r, "warning: the previous set was not freed yet");
 out:
+	free(res);
 	vsn_dp_close(dp);
 	vsn_policyfile_free(&pf);
 	return ret;

@@ -43,11 +43,20 @@ int cmd_load(struct dpctl *ctl, int argc, char **argv)
 	if (r)
 		return dpctl_err(r, "load under %s", ctl->pin_dir);
 	r = vsn_dp_meta(dp, &m);
-	if (!r)
-		printf("loaded under %s: max_policies %u, max_slbs %u, max_services %u\n",
-		       ctl->pin_dir, m.max_policies, m.max_slbs, m.max_services);
 	vsn_dp_close(dp);
-	return r ? dpctl_err(r, "read state") : 0;
+	if (r)
+		return dpctl_err(r, "read state");
+	/* Capacities are fixed at load: asking for others must not pass silently. */
+	if ((o.max_policies && o.max_policies != m.max_policies) ||
+	    (o.max_slbs && o.max_slbs != m.max_slbs) ||
+	    (o.max_services && o.max_services != m.max_services))
+		return dpctl_err(0,
+				 "already loaded under %s with max_policies %u, max_slbs %u, "
+				 "max_services %u; 'vsn-dpctl unload' first to change them",
+				 ctl->pin_dir, m.max_policies, m.max_slbs, m.max_services);
+	printf("loaded under %s: max_policies %u, max_slbs %u, max_services %u\n", ctl->pin_dir,
+	       m.max_policies, m.max_slbs, m.max_services);
+	return 0;
 }
 
 int cmd_attach(struct dpctl *ctl, int argc, char **argv)

@@ -492,8 +492,10 @@ int vsn_dp_unload(const char *pin_dir)
 				continue;
 			if (pin_path(path, sizeof(path), pin_dir, "links", de->d_name))
 				continue;
-			if (detach_pinned_link(path) && !r)
-				r = -errno;
+			int rr = detach_pinned_link(path);
+
+			if (rr && !r)
+				r = rr;
 		}
 		closedir(d);
 		snprintf(path, sizeof(path), "%s/links", pin_dir);

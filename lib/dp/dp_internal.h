@@ -37,4 +37,14 @@ int dp_lock(struct vsn_dp *dp);
 void dp_unlock(struct vsn_dp *dp);
 int dp_meta_write(struct vsn_dp *dp, const struct vsn_meta *meta);
 
+/* Check slb and make its table entry (next hop unresolved unless static). */
+int dp_slb_entry(const struct vsn_dp *dp, const struct vsn_dp_slb *slb, struct vsn_slb *ret);
+/*
+ * Resolve the next hops of n entries together, waiting about a second at
+ * most in all; results[i] is 0, or why entry i stays unresolved.
+ */
+void dp_slbs_resolve(struct vsn_slb *e, size_t n, int *results);
+/* Write one entry (its egress into the devmap first); the caller holds the lock. */
+int dp_slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb);
+
 #endif /* VSN_DP_INTERNAL_H */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,26 @@ static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, __u8 *
 	return slb_seen[p->slb_id] == 1 ? 0 : -ENOENT;
 }
 
+/* Check the set's own SLBs; mark their ids as defined in slb_seen. */
+static int slbs_check(struct vsn_dp *dp, const struct vsn_dp_set *set, __u8 *slb_seen,
+		      size_t *ret_bad)
+{
+	struct vsn_slb e;
+	int r;
+
+	for (size_t i = 0; i < set->n_slbs; i++) {
+		r = dp_slb_entry(dp, &set->slbs[i], &e);
+		if (!r && slb_seen[set->slbs[i].id] == 1)
+			r = -EEXIST;
+		if (r) {
+			*ret_bad = set->n_policies + i;
+			return r;
+		}
+		slb_seen[set->slbs[i].id] = 1;
+	}
+	return 0;
+}
+
 /*
  * Validate and sort the set: on success *ret_sorted holds every policy by
  * key, duplicates refused. The caller frees it.
@@ -76,8 +97,8 @@ static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct s
 		       size_t *ret_bad)
 {
 	struct sorted *s = NULL;
-	__u8 *slb_seen;
-	size_t bad = 0;
+	__u8 *slb_seen, *ids = NULL;
+	size_t bad = SIZE_MAX;
 	int r = 0;
 
 	if (set->generation <= dp->meta.generation)
@@ -85,19 +106,28 @@ static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct s
 	if (set->n_policies > dp->meta.max_policies)
 		return -E2BIG;
 	slb_seen = calloc(dp->meta.max_slbs, 1);
+	ids = calloc(dp->meta.max_policies / 8 + 1, 1);
 	s = calloc(set->n_policies ? set->n_policies : 1, sizeof(*s));
-	if (!slb_seen || !s) {
+	if (!slb_seen || !ids || !s) {
 		r = -ENOMEM;
 		goto out;
 	}
+	r = slbs_check(dp, set, slb_seen, &bad);
+	if (r)
+		goto out;
 	for (size_t i = 0; i < set->n_policies; i++) {
 		const struct vsn_dp_policy *p = &set->policies[i];
 
+		bad = i;
 		r = policy_check(dp, p, slb_seen);
-		if (r) {
-			bad = i;
+		if (r)
+			goto out;
+		/* Two policies on one counter would make both counts wrong. */
+		if (ids[p->policy_id / 8] & (1u << (p->policy_id % 8))) {
+			r = -ENOTUNIQ;
 			goto out;
 		}
+		ids[p->policy_id / 8] |= 1u << (p->policy_id % 8);
 		vsn_addr_to_key(&p->vip, s[i].key.addr);
 		s[i].key.proto = p->proto;
 		s[i].key.port = htons(p->port);
@@ -112,14 +142,44 @@ static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct s
 		}
 out:
 	free(slb_seen);
+	free(ids);
 	if (r) {
 		free(s);
-		if (ret_bad)
+		if (ret_bad && bad != SIZE_MAX)
 			*ret_bad = bad;
 		return r;
 	}
 	*ret_sorted = s;
 	return 0;
+}
+
+/* Define the set's SLBs: resolve their next hops together, then write them. */
+static int slbs_define(struct vsn_dp *dp, const struct vsn_dp_set *set)
+{
+	struct vsn_slb *e;
+	int *res, r = 0;
+
+	if (!set->n_slbs)
+		return 0;
+	e = calloc(set->n_slbs, sizeof(*e));
+	res = calloc(set->n_slbs, sizeof(*res));
+	if (!e || !res) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < set->n_slbs && !r; i++)
+		r = dp_slb_entry(dp, &set->slbs[i], &e[i]);
+	if (r)
+		goto out;
+	dp_slbs_resolve(e, set->n_slbs, res);
+	for (size_t i = 0; i < set->n_slbs && !r; i++)
+		r = dp_slb_write(dp, set->slbs[i].id, &e[i]);
+	if (!r && set->ret_slb_results)
+		memcpy(set->ret_slb_results, res, set->n_slbs * sizeof(*res));
+out:
+	free(e);
+	free(res);
+	return r;
 }
 
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
@@ -309,6 +369,8 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 			goto out;
 	}
 	fd = table_create(set, s);
+	if (fd >= 0)
+		r = slbs_define(dp, set);
 	if (quiesce) {
 		pthread_join(waiter, &wr);
 		if (!r)

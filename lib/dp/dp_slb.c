@@ -5,7 +5,9 @@
  * or the next hop of an SLB ever changes under traffic.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <linux/in.h>
 #include <bpf/bpf.h>
@@ -64,7 +66,7 @@ static int slb_read(struct vsn_dp *dp, __u32 id, struct vsn_slb *ret)
 	return bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &id, ret) ? -errno : 0;
 }
 
-static int slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb)
+int dp_slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb)
 {
 	__u32 ifindex = slb->ifindex;
 
@@ -75,15 +77,15 @@ static int slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb)
 	return bpf_map_update_elem(dp->map_fd[DP_MAP_SLBS], &id, slb, BPF_ANY) ? -errno : 0;
 }
 
-/* Resolve e's next hop into it; the entry stays unresolved on failure. */
-static int slb_resolve(struct vsn_slb *e)
+/* One attempt at e's next hop, waiting timeout_ms at most; e unresolved on failure. */
+static int slb_resolve(struct vsn_slb *e, int timeout_ms)
 {
 	struct vsn_nexthop nh;
 	struct vsn_addr a;
 	int r;
 
 	vsn_addr_from_key(e->addr, &a);
-	r = vsn_nexthop_resolve(&a, RESOLVE_TIMEOUT_MS, &nh);
+	r = vsn_nexthop_resolve(&a, timeout_ms, &nh);
 	if (r) {
 		e->flags &= ~VSN_SLB_RESOLVED;
 		return r;
@@ -100,36 +102,66 @@ static int slb_resolve(struct vsn_slb *e)
 	return 0;
 }
 
-int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb)
+void dp_slbs_resolve(struct vsn_slb *e, size_t n, int *results)
+{
+	bool pending = false;
+
+	/* Ask for every next hop first, then wait for all of them at once. */
+	for (size_t i = 0; i < n; i++) {
+		results[i] = e[i].flags & VSN_SLB_STATIC ? 0 : slb_resolve(&e[i], 0);
+		pending |= results[i] == -ETIMEDOUT;
+	}
+	for (int waited = 0; pending && waited < RESOLVE_TIMEOUT_MS; waited += 10) {
+		usleep(10 * 1000);
+		pending = false;
+		for (size_t i = 0; i < n; i++) {
+			if (results[i] != -ETIMEDOUT)
+				continue;
+			results[i] = slb_resolve(&e[i], 0);
+			pending |= results[i] == -ETIMEDOUT;
+		}
+	}
+}
+
+int dp_slb_entry(const struct vsn_dp *dp, const struct vsn_dp_slb *slb, struct vsn_slb *ret)
 {
 	struct vsn_slb e = {0};
-	int r, rr = 0;
 
 	if (slb->id == 0 || slb->id >= dp->meta.max_slbs)
 		return -ERANGE;
 	if ((slb->addr.family != AF_INET && slb->addr.family != AF_INET6) ||
 	    vsn_addr_is_v4mapped(&slb->addr) ||
 	    (unsigned)slb->forward >= ARRAY_SIZE(forward_names) ||
-	    (unsigned)slb->state >= ARRAY_SIZE(state_names))
+	    (unsigned)slb->state >= ARRAY_SIZE(state_names) ||
+	    (slb->nexthop_static && !slb->ifindex))
 		return -EINVAL;
 	vsn_addr_to_key(&slb->addr, e.addr);
 	e.forward = slb->forward;
 	e.state = slb->state;
 	e.flags = VSN_SLB_DEFINED;
 	if (slb->nexthop_static) {
-		if (!slb->ifindex)
-			return -EINVAL;
 		e.ifindex = slb->ifindex;
 		memcpy(e.dmac, slb->dmac, 6);
 		memcpy(e.smac, slb->smac, 6);
 		e.flags |= VSN_SLB_RESOLVED | VSN_SLB_STATIC;
-	} else {
-		rr = slb_resolve(&e);
 	}
+	*ret = e;
+	return 0;
+}
+
+int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb)
+{
+	struct vsn_slb e;
+	int r, rr;
+
+	r = dp_slb_entry(dp, slb, &e);
+	if (r)
+		return r;
+	dp_slbs_resolve(&e, 1, &rr);
 	r = dp_lock(dp);
 	if (r)
 		return r;
-	r = slb_write(dp, slb->id, &e);
+	r = dp_slb_write(dp, slb->id, &e);
 	dp_unlock(dp);
 	return r ? r : rr;
 }
@@ -149,7 +181,7 @@ int vsn_dp_slb_set_state(struct vsn_dp *dp, __u32 id, enum vsn_slb_state state)
 		r = -ENOENT;
 	if (!r) {
 		e.state = state;
-		r = slb_write(dp, id, &e);
+		r = dp_slb_write(dp, id, &e);
 	}
 	dp_unlock(dp);
 	return r;
@@ -190,35 +222,55 @@ int vsn_dp_slbs_foreach(struct vsn_dp *dp,
 
 int vsn_dp_slbs_refresh(struct vsn_dp *dp, unsigned int *ret_changed)
 {
+	struct vsn_slb *e = NULL, *old = NULL, cur;
 	unsigned int changed = 0;
-	struct vsn_slb e, old;
-	int r = 0, first_err = 0;
+	__u32 *ids = NULL;
+	int *res = NULL;
+	size_t n = 0;
+	int r = 0;
 
+	e = calloc(dp->meta.max_slbs, sizeof(*e));
+	old = calloc(dp->meta.max_slbs, sizeof(*old));
+	ids = calloc(dp->meta.max_slbs, sizeof(*ids));
+	res = calloc(dp->meta.max_slbs, sizeof(*res));
+	if (!e || !old || !ids || !res) {
+		r = -ENOMEM;
+		goto out;
+	}
 	for (__u32 id = 1; id < dp->meta.max_slbs; id++) {
-		r = slb_read(dp, id, &e);
+		r = slb_read(dp, id, &e[n]);
 		if (r)
-			return r;
-		if (!(e.flags & VSN_SLB_DEFINED) || (e.flags & VSN_SLB_STATIC))
+			goto out;
+		if (!(e[n].flags & VSN_SLB_DEFINED) || (e[n].flags & VSN_SLB_STATIC))
 			continue;
-		old = e;
-		r = slb_resolve(&e);
-		if (r && !first_err)
-			first_err = r;
-		if (!memcmp(&old, &e, sizeof(e)))
+		old[n] = e[n];
+		ids[n++] = id;
+	}
+	dp_slbs_resolve(e, n, res);
+	r = dp_lock(dp);
+	if (r)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!memcmp(&old[i], &e[i], sizeof(e[i])))
 			continue;
-		r = dp_lock(dp);
-		if (r)
-			return r;
 		/* Keep a state that changed while we resolved. */
-		if (!slb_read(dp, id, &old))
-			e.state = old.state;
-		r = slb_write(dp, id, &e);
-		dp_unlock(dp);
+		if (!slb_read(dp, ids[i], &cur))
+			e[i].state = cur.state;
+		r = dp_slb_write(dp, ids[i], &e[i]);
 		if (r)
-			return r;
+			break;
 		changed++;
 	}
+	dp_unlock(dp);
+	for (size_t i = 0; !r && i < n; i++)
+		if (res[i])
+			r = res[i];
 	if (ret_changed)
 		*ret_changed = changed;
-	return first_err;
+out:
+	free(e);
+	free(old);
+	free(ids);
+	free(res);
+	return r;
 }

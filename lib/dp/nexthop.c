@@ -176,6 +176,7 @@ static int link_mac(struct nl *nl, __u32 ifindex, __u8 mac[6])
 
 struct neigh_reply {
 	bool found;
+	bool managed;
 	__u16 state;
 	bool has_mac;
 	__u8 mac[6];
@@ -189,6 +190,8 @@ static int neigh_attr(const struct nlattr *a, void *data)
 		memcpy(nr->mac, mnl_attr_get_payload(a), 6);
 		nr->has_mac = true;
 	}
+	if (mnl_attr_get_type(a) == NDA_FLAGS_EXT && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+		nr->managed = mnl_attr_get_u32(a) & NTF_EXT_MANAGED;
 	return MNL_CB_OK;
 }
 
@@ -276,17 +279,21 @@ int vsn_nexthop_resolve(const struct vsn_addr *dst, int timeout_ms, struct vsn_n
 	if (r)
 		goto out;
 
-	for (bool asked = false;; asked = true) {
+	for (;;) {
 		r = neigh_get(nl, dst->family, nh.ifindex, nh.via.bytes, &nr);
 		if (r)
 			goto out;
 		if (nr.found && (nr.state & NUD_USABLE) && nr.has_mac)
 			break;
-		if (!asked) {
+		/*
+		 * Make it managed once; the kernel then probes and re-probes by
+		 * itself, so repeated calls never flood the link with requests.
+		 */
+		if (!nr.found || !nr.managed) {
 			r = neigh_make_managed(nl, dst->family, nh.ifindex, nh.via.bytes);
 			if (r)
 				goto out;
-		} else if (nr.found && (nr.state & NUD_FAILED)) {
+		} else if (nr.state & NUD_FAILED) {
 			r = -EHOSTUNREACH;
 			goto out;
 		}

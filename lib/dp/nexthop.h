@@ -20,8 +20,8 @@ struct vsn_nexthop {
  * Look up the route to dst in this network namespace, then the neighbour
  * entry of its next hop. A missing or failed neighbour is made a managed
  * entry (the kernel then keeps it resolved) and waited for up to
- * timeout_ms. -ENETUNREACH: no unicast route; -EHOSTUNREACH: the neighbour
- * failed; -ETIMEDOUT: not resolved in time; -EOPNOTSUPP: not Ethernet.
+ * timeout_ms (0: do not wait; call again later). -ENETUNREACH: no unicast route; -EHOSTUNREACH: the
+ * neighbour failed; -ETIMEDOUT: not resolved in time; -EOPNOTSUPP: not Ethernet.
  */
 int vsn_nexthop_resolve(const struct vsn_addr *dst, int timeout_ms, struct vsn_nexthop *ret);
 

@@ -253,6 +253,10 @@ static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyf
 		/* Without an id, a policy counts under its 1-based position. */
 		if (!p.has_id)
 			p.p.policy_id = i + 1;
+		for (size_t j = 0; p.has_id && j < i; j++)
+			if (pf->policies[j].policy_id == p.p.policy_id)
+				return fail(c, item, "policy id %u is already used at line %d",
+					    p.p.policy_id, pf->policy_lines[j]);
 		pf->policies[i] = p.p;
 		pf->policy_lines[i] = item->start_mark.line + 1;
 		pf->n_policies++;

@@ -126,13 +126,30 @@ struct vsn_dp_set {
 	__u64 generation; /* must be greater than the running one */
 	size_t n_policies;
 	const struct vsn_dp_policy *policies;
+	/*
+	 * SLBs to define or redefine with the set (outside generations, so
+	 * written just before the flip); policies may use these and the SLBs
+	 * already defined.
+	 */
+	size_t n_slbs;
+	const struct vsn_dp_slb *slbs;
+	/*
+	 * Optional, n_slbs entries: per SLB, 0 or why its next hop is not
+	 * resolved (-ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT, -EDESTADDRREQ for
+	 * an l2 SLB that is not on-link). Unresolved SLBs are written anyway:
+	 * their packets are dropped and counted until a refresh resolves them.
+	 */
+	int *ret_slb_results;
 };
 
 /*
- * Check a set against this forwarder without touching it. On -EINVAL or
- * -EEXIST (two policies with one key), *ret_bad is the offending index;
- * -ESTALE: generation not above the running one; -ENOENT: an SLB that is
- * not defined (index in *ret_bad); -ERANGE: an id beyond a capacity.
+ * Check a set against this forwarder without touching it. *ret_bad names
+ * the offending entry: i < n_policies is policies[i], else
+ * slbs[i - n_policies]. -EINVAL: malformed entry; -EEXIST: a key or an SLB
+ * id given twice; -ENOTUNIQ: a policy id given twice; -ESTALE: generation
+ * not above the running one (no index); -E2BIG: more policies than the
+ * capacity (no index); -ENOENT: an SLB that is neither in the set nor
+ * defined; -ERANGE: an id beyond a capacity.
  */
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
 

@@ -134,6 +134,8 @@ struct refusal {
 	const char *name;
 	struct vsn_dp_policy pol[4];
 	size_t n;
+	struct vsn_dp_slb slbs[2]; /* defined with the set */
+	size_t n_slbs;
 	int gen_delta; /* the set's generation: the running one + gen_delta */
 	int err;
 	size_t bad; /* expected *ret_bad; SIZE_MAX: must stay untouched */
@@ -141,11 +143,14 @@ struct refusal {
 
 static void check_refused(struct refusal *r)
 {
-	struct vsn_dp_set set = {.n_policies = r->n, .policies = r->pol};
+	struct vsn_dp_set set = {
+		.n_policies = r->n, .policies = r->pol, .n_slbs = r->n_slbs, .slbs = r->slbs};
+	struct vsn_slb slb1_before, slb1_after;
 	struct vsn_meta before, after;
 	size_t bad;
 
 	assert_int_equal(vsn_dp_meta(env.dp, &before), 0);
+	assert_int_equal(vsn_dp_slb_get(env.dp, 1, &slb1_before), 0);
 	set.generation = before.generation + r->gen_delta;
 
 	bad = 12345;
@@ -159,6 +164,9 @@ static void check_refused(struct refusal *r)
 	assert_int_equal(after.generation, before.generation);
 	assert_int_equal(after.n_policies, before.n_policies);
 	assert_memory_equal(&before, &after, sizeof(before));
+	/* The set's SLBs were not written either. */
+	assert_int_equal(vsn_dp_slb_get(env.dp, 1, &slb1_after), 0);
+	assert_memory_equal(&slb1_before, &slb1_after, sizeof(slb1_before));
 	/* Set A still runs, whole. */
 	expect(PKT_BOTH, SET_A, r->name);
 	expect(PKT_A_ONLY, SET_A, r->name);
@@ -185,6 +193,56 @@ static void test_refuse_duplicate(void **state)
 	policy(&r.pol[2], VIP_B_ONLY, 443, 2, 3);
 	policy(&r.pol[3], VIP_B_ONLY, 0, 1, 4);
 	r.bad = 3;
+	check_refused(&r);
+}
+
+/* Two policies on one counter would make both counts wrong. */
+static void test_refuse_duplicate_policy_id(void **state)
+{
+	struct refusal r = {
+		.name = "policy id twice", .n = 2, .gen_delta = 1, .err = -ENOTUNIQ, .bad = 1};
+
+	policy(&r.pol[0], VIP_BOTH, 80, 2, 7);
+	policy(&r.pol[1], VIP_B_ONLY, 80, 2, 7);
+	check_refused(&r);
+}
+
+/* A set that redefines SLB 1 (down) but is refused leaves SLB 1 as it was. */
+static void test_refuse_with_slbs(void **state)
+{
+	struct refusal r = {.name = "stale set with an slb",
+			    .n = 1,
+			    .n_slbs = 1,
+			    .gen_delta = 0,
+			    .err = -ESTALE,
+			    .bad = SIZE_MAX};
+
+	policy(&r.pol[0], VIP_BOTH, 80, 1, 1);
+	r.slbs[0] = (struct vsn_dp_slb){
+		.id = 1, .state = VSN_SLB_DOWN, .nexthop_static = true, .ifindex = env.lo_ifindex};
+	vsn_addr_parse("10.0.0.1", &r.slbs[0].addr);
+	check_refused(&r);
+
+	/* An SLB of the set that is malformed: named after the policies. */
+	r.name = "slb id beyond capacity";
+	r.gen_delta = 1;
+	r.n_slbs = 2;
+	r.slbs[1] = r.slbs[0];
+	r.slbs[1].id = 1u << 30;
+	r.err = -ERANGE;
+	r.bad = 1 + 1;
+	check_refused(&r);
+
+	r.name = "slb id twice in the set";
+	r.slbs[1].id = 1;
+	r.err = -EEXIST;
+	check_refused(&r);
+
+	r.name = "slb in ::ffff:0:0/96";
+	r.n_slbs = 1;
+	vsn_addr_parse("::ffff:10.0.0.1", &r.slbs[0].addr);
+	r.err = -EINVAL;
+	r.bad = 1;
 	check_refused(&r);
 }
 
@@ -413,6 +471,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refuse_duplicate),
+		cmocka_unit_test(test_refuse_duplicate_policy_id),
+		cmocka_unit_test(test_refuse_with_slbs),
 		cmocka_unit_test(test_refuse_stale),
 		cmocka_unit_test(test_refuse_undefined_slb),
 		cmocka_unit_test(test_swap_under_traffic),

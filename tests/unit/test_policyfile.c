@@ -109,6 +109,9 @@ static const struct {
 	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, slb: 1, weight: 2}\n",
 	 "set.yaml:2:42: policy: unknown field 'weight'"},
 	{"policies:\n  - 5\n", "set.yaml:2:5: policy: expected a mapping"},
+	{"policies:\n  - {id: 7, vip: 192.0.2.1, proto: tcp, slb: 1}\n"
+	 "  - {id: 7, vip: 192.0.2.2, proto: tcp, slb: 1}\n",
+	 "set.yaml:3:5: policy id 7 is already used at line 2"},
 	{"policies:\n  - {? [a]: 1}\n", "set.yaml:2:8: policy: keys must be plain words"},
 };
 

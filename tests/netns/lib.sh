@@ -1,0 +1,477 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# Shared helpers of the netns test tier (root only) and of the demo.
+# Source it; it defines functions and constants and runs nothing.
+#
+#  +------------------------+      +--------------------------------+      +--------------------------+
+#  | ns <prefix>client      |      | ns <prefix>node                |      | ns <prefix>slb           |
+#  |                        |      |  forwarding on, rp_filter off, |      |  nginx :80 (v4 and v6)   |
+#  | eth0 10.100.1.2/24     | veth |  no route to the VIPs          | veth | eth0 10.100.2.2/24       |
+#  |      2001:db8:1::2/64  |------| cli0 [XDP vsn]    slb0         |------|      2001:db8:2::2/64    |
+#  |                        |      | 10.100.1.1/24     10.100.2.1/24|      | lo   192.0.2.80/32       |
+#  | 192.0.2.80/32,         |      | 2001:db8:1::1/64  2001:db8:2::1|      |      2001:db8:100::80/128|
+#  | 2001:db8:100::80/128,  |      |                   /64          |      | default via the node     |
+#  | the SLB's subnets      |      |                                |      | arp_ignore=1, announce=2 |
+#  |   via the node         |      |                                |      |                          |
+#  +------------------------+      +--------------------------------+      +--------------------------+
+#
+#  client -> VIP:  client eth0 -> node cli0, where XDP matches the VIP, rewrites the MACs
+#                  and redirects out of slb0 -> slb eth0 -> nginx (the VIP is on its lo).
+#  slb -> client:  direct server return, routed by the node's kernel (no XDP on that path).
+#
+# Veth facts (docs/DESIGN.md section 6): every sending veth has tx checksum offload off, and the
+# SLB's eth0, which receives XDP redirects, has GRO on (else redirected frames are dropped).
+#
+# Every namespace, process, pin dir and file made here is first written to a registry
+# ($VSN_STATE_DIR/resources); vsn_cleanup undoes the registry in reverse order, so a run that
+# dies half-way is still cleaned up, and demo.sh --clean can clean a run that has ended.
+
+VSN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VSN_DPCTL=${VSN_DPCTL:-$VSN_ROOT/build/vsn-dpctl}
+case "$VSN_DPCTL" in /*) ;; *) VSN_DPCTL=$PWD/$VSN_DPCTL ;; esac
+VSN_SKIP=77
+
+VIP4=192.0.2.80
+VIP6=2001:db8:100::80
+CLIENT4=10.100.1.2
+CLIENT6=2001:db8:1::2
+NODE_C4=10.100.1.1
+NODE_C6=2001:db8:1::1
+NODE_S4=10.100.2.1
+NODE_S6=2001:db8:2::1
+SLB4=10.100.2.2
+SLB6=2001:db8:2::2
+IF_NODE_CLIENT=cli0
+IF_NODE_SLB=slb0
+SLB_NAME=slb-a
+SLB_BODY="hello from $SLB_NAME"
+
+VSN_STATE_DIR=
+VSN_VERBOSE=${VSN_VERBOSE:-0}
+NS_CLIENT='' NS_NODE='' NS_SLB='' PIN_DIR=''
+
+vsn_debug() { [ "$VSN_VERBOSE" = 1 ] && echo "  . $*" >&2; return 0; }
+
+# Exit with the skip code; the caller says why.
+vsn_skip() {
+	echo "SKIP: $*"
+	exit "$VSN_SKIP"
+}
+
+# Skip unless root and every tool the topology needs is present; fail if vsn-dpctl is not built.
+vsn_require() {
+	local t missing=()
+
+	[ "$(id -u)" -eq 0 ] || vsn_skip "netns tests need root"
+	for t in ip nsenter ethtool sysctl nginx curl nft ping ss awk mountpoint "$@"; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	[ ${#missing[@]} -eq 0 ] || vsn_skip "missing tools: ${missing[*]} (scripts/deps.sh installs them)"
+	if [ ! -x "$VSN_DPCTL" ]; then
+		echo "error: $VSN_DPCTL is not built (make all)" >&2
+		exit 1
+	fi
+}
+
+# bpffs is not mounted on every machine. A mount made here is left in place on purpose: other
+# users of the machine may pin there meanwhile, and unmounting would hide their pins.
+vsn_bpffs_ensure() {
+	mountpoint -q /sys/fs/bpf && return 0
+	mkdir -p /sys/fs/bpf
+	mount -t bpf bpf /sys/fs/bpf
+}
+
+# vsn_state_init [DIR]: the run's directory (a fresh mktemp one unless DIR is given) with its
+# registry. The directory is the first entry, so it is removed last.
+vsn_state_init() {
+	if [ -n "${1:-}" ]; then
+		VSN_STATE_DIR=$1
+		mkdir -p "$VSN_STATE_DIR" || return 1
+	else
+		VSN_STATE_DIR=$(mktemp -d /tmp/vsn-netns.XXXXXX) || return 1
+	fi
+	: >"$VSN_STATE_DIR/resources"
+	vsn_register dir "$VSN_STATE_DIR"
+}
+
+# vsn_register KIND ARGS...: remember something to undo. Called before the thing is made.
+vsn_register() {
+	echo "$*" >>"$VSN_STATE_DIR/resources"
+}
+
+vsn_ns() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+# vsn_netns_destroy NAME: end the processes left in a namespace of ours, then delete it.
+vsn_netns_destroy() {
+	local ns=$1 pid pids i sig=TERM
+
+	[ -e "/run/netns/$ns" ] || return 0
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -z "$pids" ] && break
+		[ "$i" -ge 8 ] && sig=KILL
+		for pid in $pids; do
+			kill -"$sig" "$pid" 2>/dev/null
+		done
+		sleep 0.2
+	done
+	ip netns del "$ns" 2>/dev/null
+}
+
+# vsn_pid_stop PID NETNS: stop a process we started in NETNS, checking first that PID still is
+# that process (it may have died and its id been reused since, e.g. before demo.sh --clean).
+vsn_pid_stop() {
+	local pid=$1 ns=$2 i
+
+	[ -e "/proc/$pid" ] && [ -e "/run/netns/$ns" ] || return 0
+	[ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/$ns")" ] ||
+		return 0
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 25); do
+		[ -e "/proc/$pid" ] || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+vsn_pindir_remove() {
+	local dir=$1
+
+	[ -e "$dir" ] || return 0
+	"$VSN_DPCTL" --pin-dir "$dir" unload >/dev/null 2>&1
+	case "$dir" in
+	/sys/fs/bpf/?*) rm -rf "$dir" ;;
+	esac
+}
+
+# Undo the registry, newest first. Safe to call twice and on a half-built topology.
+vsn_cleanup() {
+	local reg kind a b
+
+	[ -n "$VSN_STATE_DIR" ] && [ -f "$VSN_STATE_DIR/resources" ] || return 0
+	reg=$(tac "$VSN_STATE_DIR/resources")
+	while read -r kind a b; do
+		vsn_debug "remove $kind $a $b"
+		case "$kind" in
+		pid) vsn_pid_stop "$a" "$b" ;;
+		pidfile) [ -f "$a" ] && vsn_pid_stop "$(cat "$a")" "$b" ;;
+		pindir) vsn_pindir_remove "$a" ;;
+		netns) vsn_netns_destroy "$a" ;;
+		dir) case "$a" in /tmp/vsn-netns.* | /run/vsn-demo) rm -rf "$a" ;; esac ;;
+		esac
+	done <<<"$reg"
+	VSN_STATE_DIR=
+}
+
+# Clean up on exit, Ctrl-C and TERM. INT/TERM exit so that the EXIT trap runs once.
+vsn_trap_cleanup() {
+	trap vsn_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+}
+
+# vsn-dpctl on the node. Each call's arguments go to $VSN_STATE_DIR/dpctl.log (paths inside the
+# state dir shortened to their name), so a test can check that the docs show only commands that
+# ran.
+vsn_dpctl() {
+	local args="$*"
+
+	echo "${args//$VSN_STATE_DIR\//}" >>"$VSN_STATE_DIR/dpctl.log"
+	vsn_ns "$NS_NODE" "$VSN_DPCTL" --pin-dir "$PIN_DIR" "$@"
+}
+
+# vsn_dpctl_bg LOG ARGS: a long-running vsn-dpctl on the node (resolve --watch), output to LOG.
+# Started as a simple command so that VSN_BG_PID is vsn-dpctl itself (nsenter execs it), which
+# vsn_pid_stop can signal: a background shell function would get the signal instead, as bash
+# ignores SIGINT in background jobs of a script.
+VSN_BG_PID=
+vsn_dpctl_bg() {
+	local log=$1
+
+	shift
+	echo "$*" >>"$VSN_STATE_DIR/dpctl.log"
+	nsenter --net="/run/netns/$NS_NODE" "$VSN_DPCTL" --pin-dir "$PIN_DIR" "$@" >"$log" 2>&1 &
+	VSN_BG_PID=$!
+	vsn_register pid "$VSN_BG_PID" "$NS_NODE"
+}
+
+# The command line a person types to run vsn-dpctl on the node, for narration.
+vsn_dpctl_cmdline() {
+	echo "nsenter --net=/run/netns/$NS_NODE $VSN_DPCTL --pin-dir $PIN_DIR"
+}
+
+# vsn_topology_build PREFIX PIN_DIR: the three namespaces and two veth pairs of the picture.
+vsn_topology_build() {
+	local p=$1 ns
+
+	NS_CLIENT=${p}client
+	NS_NODE=${p}node
+	NS_SLB=${p}slb
+	PIN_DIR=$2
+	for ns in "$NS_CLIENT" "$NS_NODE" "$NS_SLB"; do
+		vsn_register netns "$ns"
+		ip netns add "$ns" || return 1
+		# No duplicate address detection: addresses are usable at once.
+		vsn_ns "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 || return 1
+		vsn_ns "$ns" ip link set dev lo up || return 1
+	done
+	vsn_register pindir "$PIN_DIR"
+
+	# The node routes the SLB's replies to the client; it has no route to the VIPs, so the
+	# reverse-path filter must be off or it drops those replies (source: a VIP).
+	vsn_ns "$NS_NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1
+	# Direct server return: the SLB holds the VIPs but must not answer ARP for them.
+	vsn_ns "$NS_SLB" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+		net.ipv4.conf.all.arp_announce=2 || return 1
+
+	ip link add name eth0 netns "$NS_CLIENT" type veth peer name "$IF_NODE_CLIENT" \
+		netns "$NS_NODE" || return 1
+	ip link add name "$IF_NODE_SLB" netns "$NS_NODE" type veth peer name eth0 \
+		netns "$NS_SLB" || return 1
+
+	vsn_ns "$NS_CLIENT" ip addr add "$CLIENT4/24" dev eth0 &&
+		vsn_ns "$NS_CLIENT" ip addr add "$CLIENT6/64" dev eth0 nodad &&
+		vsn_ns "$NS_NODE" ip addr add "$NODE_C4/24" dev "$IF_NODE_CLIENT" &&
+		vsn_ns "$NS_NODE" ip addr add "$NODE_C6/64" dev "$IF_NODE_CLIENT" nodad &&
+		vsn_ns "$NS_NODE" ip addr add "$NODE_S4/24" dev "$IF_NODE_SLB" &&
+		vsn_ns "$NS_NODE" ip addr add "$NODE_S6/64" dev "$IF_NODE_SLB" nodad &&
+		vsn_ns "$NS_SLB" ip addr add "$SLB4/24" dev eth0 &&
+		vsn_ns "$NS_SLB" ip addr add "$SLB6/64" dev eth0 nodad &&
+		vsn_ns "$NS_SLB" ip addr add "$VIP4/32" dev lo &&
+		vsn_ns "$NS_SLB" ip addr add "$VIP6/128" dev lo || return 1
+
+	vsn_ns "$NS_NODE" sysctl -qw "net.ipv4.conf.$IF_NODE_CLIENT.rp_filter=0" \
+		"net.ipv4.conf.$IF_NODE_SLB.rp_filter=0" || return 1
+	# Checksums computed in software on every sending veth; GRO on where XDP redirects land.
+	vsn_ns "$NS_CLIENT" ethtool -K eth0 tx off >/dev/null &&
+		vsn_ns "$NS_NODE" ethtool -K "$IF_NODE_CLIENT" tx off >/dev/null &&
+		vsn_ns "$NS_NODE" ethtool -K "$IF_NODE_SLB" tx off >/dev/null &&
+		vsn_ns "$NS_SLB" ethtool -K eth0 tx off >/dev/null &&
+		vsn_ns "$NS_SLB" ethtool -K eth0 gro on >/dev/null || return 1
+
+	vsn_ns "$NS_CLIENT" ip link set dev eth0 up &&
+		vsn_ns "$NS_NODE" ip link set dev "$IF_NODE_CLIENT" up &&
+		vsn_ns "$NS_NODE" ip link set dev "$IF_NODE_SLB" up &&
+		vsn_ns "$NS_SLB" ip link set dev eth0 up || return 1
+
+	vsn_ns "$NS_CLIENT" ip route add "$VIP4/32" via "$NODE_C4" dev eth0 &&
+		vsn_ns "$NS_CLIENT" ip -6 route add "$VIP6/128" via "$NODE_C6" dev eth0 &&
+		vsn_ns "$NS_CLIENT" ip route add "${SLB4%.*}.0/24" via "$NODE_C4" dev eth0 &&
+		vsn_ns "$NS_CLIENT" ip -6 route add "${SLB6%::*}::/64" via "$NODE_C6" dev eth0 &&
+		vsn_ns "$NS_SLB" ip route add default via "$NODE_S4" dev eth0 &&
+		vsn_ns "$NS_SLB" ip -6 route add default via "$NODE_S6" dev eth0 || return 1
+	vsn_topology_wait
+}
+
+# For about a second after the links come up, the node leaves the first IPv6 neighbour
+# solicitation unanswered (it counts one Ip6InNoRoutes), so a first IPv6 connection waits 1 s
+# for the retry. Ping each neighbour until it answers: the links are then ready and the
+# neighbour caches warm, so later packet counts hold no resolution traffic.
+vsn_topology_wait() {
+	local ns dst ns_dst i
+
+	for ns_dst in "$NS_CLIENT $NODE_C4" "$NS_CLIENT $NODE_C6" "$NS_SLB $NODE_S4" \
+		"$NS_SLB $NODE_S6"; do
+		read -r ns dst <<<"$ns_dst"
+		for i in $(seq 1 10); do
+			vsn_ns "$ns" ping -c 1 -W 1 -i 0.2 "$dst" >/dev/null 2>&1 && continue 2
+		done
+		echo "no answer from $dst in $ns" >&2
+		return 1
+	done
+}
+
+# nginx in the SLB namespace on port 80 (both families), answering "$SLB_BODY". It daemonizes
+# once its sockets listen, in a session of its own (a Ctrl-C on the terminal reaches only the
+# script, which then stops it); its master's pid is in its pid file.
+vsn_nginx_start() {
+	local d=$VSN_STATE_DIR/nginx pid i
+
+	mkdir -p "$d/tmp" || return 1
+	cat >"$d/nginx.conf" <<EOF
+user root;
+worker_processes 1;
+daemon on;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 64; }
+http {
+	access_log $d/access.log;
+	client_body_temp_path $d/tmp/body;
+	proxy_temp_path $d/tmp/proxy;
+	fastcgi_temp_path $d/tmp/fastcgi;
+	uwsgi_temp_path $d/tmp/uwsgi;
+	scgi_temp_path $d/tmp/scgi;
+	server {
+		listen 80;
+		listen [::]:80;
+		default_type text/plain;
+		location / { return 200 "$SLB_BODY\n"; }
+	}
+}
+EOF
+	# Should the pid file never appear, deleting the namespace still ends what runs there.
+	vsn_register pidfile "$d/nginx.pid" "$NS_SLB"
+	if ! vsn_ns "$NS_SLB" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" \
+		</dev/null >"$d/stdout.log" 2>&1; then
+		echo "nginx did not start:" >&2
+		cat "$d/stdout.log" "$d/error.log" >&2 2>/dev/null
+		return 1
+	fi
+	for i in $(seq 1 50); do
+		pid=$(cat "$d/nginx.pid" 2>/dev/null)
+		if [ -n "$pid" ] && [ "$(vsn_ns "$NS_SLB" ss -Hltn 'sport = :80' | wc -l)" -ge 2 ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "nginx does not listen on port 80 (v4 and v6):" >&2
+	cat "$d/error.log" >&2 2>/dev/null
+	return 1
+}
+
+# Counters on the SLB's ingress, before routing, of the packets that reached it for each VIP's
+# tcp/80: what the node really delivered, counted independently of the forwarder.
+vsn_nft_counters_add() {
+	vsn_ns "$NS_SLB" nft -f - <<EOF
+table inet vsntest {
+	counter vip4_80 { }
+	counter vip6_80 { }
+	chain pre {
+		type filter hook prerouting priority -300;
+		ip daddr $VIP4 tcp dport 80 counter name vip4_80
+		ip6 daddr $VIP6 tcp dport 80 counter name vip6_80
+	}
+}
+EOF
+}
+
+# vsn_nft_count NAME: "PACKETS BYTES" of an SLB-side counter.
+vsn_nft_count() {
+	vsn_ns "$NS_SLB" nft list counter inet vsntest "$1" |
+		awk '/packets/ { for (i = 1; i < NF; i++) { if ($i == "packets") p = $(i + 1); if ($i == "bytes") b = $(i + 1) } } END { print p + 0, b + 0 }'
+}
+
+# Wait until the SLB-side counters stop moving (the last ACKs of closed connections).
+vsn_settle() {
+	local prev="" cur i
+
+	for i in $(seq 1 30); do
+		cur="$(vsn_nft_count vip4_80) $(vsn_nft_count vip6_80)"
+		[ "$cur" = "$prev" ] && return 0
+		prev=$cur
+		sleep 0.2
+	done
+	return 0
+}
+
+# vsn_curl URL [MAX_TIME]: one HTTP request from the client (a new TCP connection).
+vsn_curl() {
+	vsn_ns "$NS_CLIENT" curl -sS --max-time "${2:-5}" "$1"
+}
+
+# vsn_policy_write FILE: the policy set of this topology (its text is in docs/dpctl.md).
+vsn_policy_write() {
+	cat >"$1" <<EOF
+generation: 1
+slbs:
+  - id: 1
+    address: $SLB4
+    forward: l2
+    state: up
+  - id: 2
+    address: "$SLB6"
+    forward: l2
+    state: up
+policies:
+  - id: 1
+    service: 1
+    vip: $VIP4
+    proto: tcp
+    port: 80
+    slb: 1
+  - id: 2
+    service: 2
+    vip: "$VIP6"
+    proto: tcp
+    port: 80
+    slb: 2
+EOF
+}
+
+# vsn_cnt FILE KIND NAME|ID [packets|bytes]: one value from a 'counters --json' snapshot.
+vsn_cnt() {
+	local key field=${4:-packets}
+
+	if [ "$2" = reason ]; then
+		key="\"kind\":\"reason\",\"name\":\"$3\","
+	else
+		key="\"kind\":\"$2\",\"id\":$3,"
+	fi
+	awk -v k="$key" -v f="\"$field\":" '
+		index($0, k) == 2 {
+			s = substr($0, index($0, f) + length(f))
+			sub(/[^0-9].*/, "", s)
+			print s
+			found = 1
+			exit
+		}
+		END { exit !found }' "$1"
+}
+
+# vsn_cnt_delta BEFORE AFTER KIND NAME|ID [packets|bytes]
+vsn_cnt_delta() {
+	local a b
+
+	a=$(vsn_cnt "$1" "$3" "$4" "${5:-packets}") || return 1
+	b=$(vsn_cnt "$2" "$3" "$4" "${5:-packets}") || return 1
+	echo $((b - a))
+}
+
+# TAP-style runner: vsn_tap FUNCTION [ARGS], the function's name naming the check. Its output is
+# shown, as '#' comments, only when it fails; vsn_note prints a comment either way.
+VSN_TAP_N=0 VSN_TAP_PASS=0 VSN_TAP_FAIL=0
+
+# Call once before the first vsn_tap: fd 3 is the terminal, for notes from inside a test.
+vsn_tap_init() {
+	exec 3>&1
+}
+
+vsn_note() { echo "# $*" >&3; }
+
+vsn_tap() {
+	local name=$1 log
+
+	log=$VSN_STATE_DIR/tap.log
+	VSN_TAP_N=$((VSN_TAP_N + 1))
+	if "$@" >"$log" 2>&1; then
+		VSN_TAP_PASS=$((VSN_TAP_PASS + 1))
+		echo "ok $VSN_TAP_N - $name"
+	else
+		VSN_TAP_FAIL=$((VSN_TAP_FAIL + 1))
+		echo "not ok $VSN_TAP_N - $name"
+		sed 's/^/#   /' "$log"
+	fi
+}
+
+# Print the plan and the closing line; returns non-zero if anything failed.
+vsn_tap_done() {
+	echo "1..$VSN_TAP_N"
+	echo "$VSN_TAP_PASS passed, $VSN_TAP_FAIL failed"
+	[ "$VSN_TAP_FAIL" -eq 0 ]
+}
+
+# In a test function: print why and fail.
+vsn_fail() {
+	echo "$*"
+	return 1
+}
