@@ -9,7 +9,7 @@ CC       := clang
 BPFTOOL  ?= bpftool
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
-CPPFLAGS := -Iinclude -Ilib/dp -I$(B)/bpf -D_GNU_SOURCE
+CPPFLAGS := -Iinclude -Ilib/dp -Ilib/testenv -I$(B)/bpf -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 $(WARN) -fno-strict-aliasing
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -22,6 +22,7 @@ BPF_OBJS  := $(BPF_PROGS:%=$(B)/bpf/%.bpf.o)
 SKELS     := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
 
 LIB_SRCS  := $(wildcard lib/dp/*.c)
+TESTENV_SRCS := $(wildcard lib/testenv/*.c)
 DPCTL_SRCS := $(wildcard dpctl/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 PKT_SRCS  := $(wildcard tests/packet/test_*.c)
@@ -31,7 +32,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 # Two variants of all user-space code: plain ($(B)) and ASan+UBSan ($(B)/san).
 define variant
-$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h bpf/*.h tests/packet/*.h)
+$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h lib/testenv/*.h bpf/*.h tests/packet/*.h bench/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) -c $$< -o $$@
 
@@ -46,7 +47,7 @@ $(1)/tests/unit/%: $(1)/obj/tests/unit/%.o $(1)/libvsndp.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS) -lcmocka
 
-$(1)/tests/packet/%: $(1)/obj/tests/packet/%.o $$(PKT_HELPERS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
+$(1)/tests/packet/%: $(1)/obj/tests/packet/%.o $$(PKT_HELPERS:%.c=$(1)/obj/%.o) $$(TESTENV_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS) -lcmocka -lpthread
 endef
@@ -72,7 +73,7 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vsn/*.h)
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
-$(B)/vsn-bench: $(BENCH_SRCS:%.c=$(B)/obj/%.o) $(B)/libvsndp.a
+$(B)/vsn-bench: $(BENCH_SRCS:%.c=$(B)/obj/%.o) $(TESTENV_SRCS:%.c=$(B)/obj/%.o) $(B)/libvsndp.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets: parsers only, built with ASan+UBSan.

@@ -20,9 +20,9 @@
 #include <sys/statfs.h>
 
 #include "bench.h"
+#include "testenv.h"
 
-#define BPF_FS_MAGIC 0xcafe4a11
-#define BPF_FS_DIR "/sys/fs/bpf"
+#define BPF_FS_DIR TESTENV_BPF_FS
 
 volatile sig_atomic_t bench_stop;
 
@@ -61,39 +61,6 @@ static void on_signal(int sig)
 	bench_stop = 1;
 }
 
-static int lo_up(void)
-{
-	struct ifreq ifr = {0};
-	int fd, r = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
-		r = -errno;
-		goto out;
-	}
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-		r = -errno;
-out:
-	close(fd);
-	return r;
-}
-
-static int bpffs_ensure(void)
-{
-	struct statfs st;
-
-	if (!statfs(BPF_FS_DIR, &st) && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	bench_progress("mounting a bpffs at %s", BPF_FS_DIR);
-	if (mount("bpf", BPF_FS_DIR, "bpf", 0, "mode=0700"))
-		return -errno;
-	return 0;
-}
-
 static int cpu_pin(int cpu)
 {
 	cpu_set_t set;
@@ -118,10 +85,13 @@ int bench_env_setup(const struct bench_cfg *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	if (unshare(CLONE_NEWNET))
 		return bench_err(-errno, "cannot make a network namespace (needs root)");
-	r = lo_up();
+	r = testenv_link_up("lo");
 	if (r)
 		return bench_err(r, "cannot bring lo up in the namespace");
-	r = bpffs_ensure();
+	r = testenv_bpffs_ensure(BPF_FS_DIR);
+	if (r > 0)
+		bench_progress("mounted a bpffs at %s", BPF_FS_DIR);
+	r = r < 0 ? r : 0;
 	if (r)
 		return bench_err(r, "cannot mount a bpffs at %s", BPF_FS_DIR);
 	r = cpu_pin(cfg->cpu);

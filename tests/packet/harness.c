@@ -23,9 +23,9 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testenv.h"
 
-#define BPF_FS "/sys/fs/bpf"
-#define BPF_FS_MAGIC 0xcafe4a11
+#define BPF_FS TESTENV_BPF_FS
 
 /* Set by h_init() before the fork, so the guarding parent knows it too. */
 static char pin_dir[64];
@@ -77,38 +77,6 @@ static void sweep_stale(void)
 	closedir(d);
 }
 
-static int link_up(const char *ifname)
-{
-	struct ifreq ifr = {0};
-	int fd, r = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
-		r = -errno;
-		goto out;
-	}
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-		r = -errno;
-out:
-	close(fd);
-	return r;
-}
-
-static int bpffs_ensure(void)
-{
-	struct statfs st;
-
-	if (!statfs(BPF_FS, &st) && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", BPF_FS, "bpf", 0, NULL))
-		return -errno;
-	return 0;
-}
-
 int h_init(void)
 {
 	pid_t child, guard = getpid();
@@ -138,7 +106,7 @@ int h_init(void)
 		perror("harness: unshare(CLONE_NEWNET)");
 		return 1;
 	}
-	r = link_up("lo");
+	r = testenv_link_up("lo");
 	if (r) {
 		fprintf(stderr, "harness: lo up: %s\n", strerror(-r));
 		return 1;
@@ -148,7 +116,8 @@ int h_init(void)
 		fprintf(stderr, "harness: cannot create the veth pair vt0/vt1\n");
 		return 1;
 	}
-	r = bpffs_ensure();
+	r = testenv_bpffs_ensure(BPF_FS);
+	r = r < 0 ? r : 0;
 	if (r) {
 		fprintf(stderr, "harness: mount bpffs on " BPF_FS ": %s\n", strerror(-r));
 		return 1;
