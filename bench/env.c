@@ -83,6 +83,9 @@ int bench_env_setup(const struct bench_cfg *cfg)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A reader that goes away (`| head`) must not leave the forwarder pinned. */
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (unshare(CLONE_NEWNET))
 		return bench_err(-errno, "cannot make a network namespace (needs root)");
 	r = testenv_link_up("lo");
