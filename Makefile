@@ -77,10 +77,10 @@ $(B)/vsn-bench: $(BENCH_SRCS:%.c=$(B)/obj/%.o) $(TESTENV_SRCS:%.c=$(B)/obj/%.o) 
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets: parsers only, built with ASan+UBSan.
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(SKELS)
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTENV_SRCS) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(LIB_SRCS) $(LDLIBS)
+		-o $@ $< $(LIB_SRCS) $(TESTENV_SRCS) $(LDLIBS)
 
 deps:
 	scripts/deps.sh
