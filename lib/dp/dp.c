@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "dp_internal.h"
+#include "pin.h"
 #include "forwarder.skel.h"
 
 const char *const dp_map_names[DP_MAP_MAX] = {
@@ -36,67 +37,14 @@ const char *const dp_map_names[DP_MAP_MAX] = {
 	[DP_MAP_CNT_REASON] = "vsn_cnt_reason",
 };
 
-static int pin_path(char *buf, size_t len, const char *dir, const char *sub, const char *name)
-{
-	int n = snprintf(buf, len, "%s/%s%s%s", dir, sub, *sub ? "/" : "", name);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-#define BPF_FS_MAGIC 0xcafe4a11
-
-/*
- * Pins must land on a bpffs. 'ip netns exec' mounts a fresh /sys, which
- * hides /sys/fs/bpf: catch that here rather than fail obscurely later.
- */
-static int check_bpffs(const char *dir)
-{
-	char tmp[PATH_MAX];
-	struct statfs st;
-	char *slash;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	while (statfs(tmp, &st)) {
-		if (errno != ENOENT)
-			return -errno;
-		slash = strrchr(tmp, '/');
-		if (!slash || slash == tmp)
-			return -EMEDIUMTYPE;
-		*slash = '\0';
-	}
-	return st.f_type == BPF_FS_MAGIC ? 0 : -EMEDIUMTYPE;
-}
-
 int dp_lock(struct vsn_dp *dp)
 {
-	return flock(dp->dir_fd, LOCK_EX) ? -errno : 0;
+	return pin_lock(dp->dir_fd);
 }
 
 void dp_unlock(struct vsn_dp *dp)
 {
-	flock(dp->dir_fd, LOCK_UN);
+	pin_unlock(dp->dir_fd);
 }
 
 int dp_meta_write(struct vsn_dp *dp, const struct vsn_meta *meta)
@@ -160,11 +108,11 @@ static int load_and_pin(const char *dir, const struct vsn_dp_opts *opts)
 	if (r)
 		goto out;
 
-	r = mkdir_p(dir);
+	r = pin_mkdir_p(dir);
 	if (r)
 		goto out;
 	snprintf(path, sizeof(path), "%s/maps", dir);
-	r = mkdir_p(path);
+	r = pin_mkdir_p(path);
 	if (r)
 		goto out;
 	r = pin_path(path, sizeof(path), dir, "", "prog");
@@ -262,11 +210,11 @@ int vsn_dp_open(const struct vsn_dp_opts *opts, struct vsn_dp **ret_dp)
 		goto out;
 	}
 
-	r = check_bpffs(dp->pin_dir);
+	r = pin_check_bpffs(dp->pin_dir);
 	if (r)
 		goto out;
 	if (o.create) {
-		r = mkdir_p(dp->pin_dir);
+		r = pin_mkdir_p(dp->pin_dir);
 		if (r)
 			goto out;
 	}
@@ -331,113 +279,25 @@ int vsn_dp_meta(const struct vsn_dp *dp, struct vsn_meta *ret_meta)
 	return 0;
 }
 
-static const char *const mode_names[] = {
-	[VSN_ATTACH_AUTO] = "auto",
-	[VSN_ATTACH_NATIVE] = "native",
-	[VSN_ATTACH_GENERIC] = "generic",
-};
-
-const char *vsn_attach_mode_name(enum vsn_attach_mode mode)
-{
-	return (unsigned)mode < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[mode] : "?";
-}
-
-int vsn_attach_mode_parse(const char *s, enum vsn_attach_mode *ret_mode)
-{
-	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
-		if (!strcmp(s, mode_names[i])) {
-			*ret_mode = i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-static int link_create(int prog_fd, int ifindex, enum vsn_attach_mode mode)
-{
-	LIBBPF_OPTS(bpf_link_create_opts, lo);
-	int fd;
-
-	lo.flags = mode == VSN_ATTACH_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
-	return fd < 0 ? -errno : fd;
-}
-
 int vsn_dp_attach(struct vsn_dp *dp, const char *ifname, enum vsn_attach_mode mode,
 		  enum vsn_attach_mode *ret_mode)
 {
-	enum vsn_attach_mode used =
-		mode == VSN_ATTACH_GENERIC ? VSN_ATTACH_GENERIC : VSN_ATTACH_NATIVE;
-	char path[PATH_MAX];
-	int ifindex, fd = -1, r;
+	int r = dp_lock(dp);
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return -ENODEV;
-	snprintf(path, sizeof(path), "%s/links", dp->pin_dir);
-	r = mkdir_p(path);
 	if (r)
 		return r;
-	r = pin_path(path, sizeof(path), dp->pin_dir, "links", ifname);
-	if (r)
-		return r;
-	r = dp_lock(dp);
-	if (r)
-		return r;
-	if (!access(path, F_OK)) {
-		r = -EEXIST;
-		goto out;
-	}
-	fd = link_create(dp->prog_fd, ifindex, used);
-	if (fd < 0 && mode == VSN_ATTACH_AUTO && fd != -EBUSY && fd != -EEXIST) {
-		used = VSN_ATTACH_GENERIC;
-		fd = link_create(dp->prog_fd, ifindex, used);
-	}
-	if (fd < 0) {
-		r = fd;
-		goto out;
-	}
-	if (bpf_obj_pin(fd, path)) {
-		r = -errno;
-		bpf_link_detach(fd);
-		goto out;
-	}
-	if (ret_mode)
-		*ret_mode = used;
-out:
-	if (fd >= 0)
-		close(fd);
+	r = pin_link_attach(dp->pin_dir, dp->prog_fd, ifname, mode, ret_mode);
 	dp_unlock(dp);
-	return r;
-}
-
-static int detach_pinned_link(const char *path)
-{
-	int fd, r = 0;
-
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	/* A link whose interface is gone is already detached (-ENOLINK). */
-	if (bpf_link_detach(fd) && errno != ENOLINK)
-		r = -errno;
-	close(fd);
-	if (!r && unlink(path))
-		r = -errno;
 	return r;
 }
 
 int vsn_dp_detach(struct vsn_dp *dp, const char *ifname)
 {
-	char path[PATH_MAX];
-	int r;
+	int r = dp_lock(dp);
 
-	r = pin_path(path, sizeof(path), dp->pin_dir, "links", ifname);
 	if (r)
 		return r;
-	r = dp_lock(dp);
-	if (r)
-		return r;
-	r = access(path, F_OK) ? -ENOENT : detach_pinned_link(path);
+	r = pin_link_detach(dp->pin_dir, ifname);
 	dp_unlock(dp);
 	return r;
 }
@@ -445,62 +305,15 @@ int vsn_dp_detach(struct vsn_dp *dp, const char *ifname)
 int vsn_dp_links_foreach(struct vsn_dp *dp, int (*cb)(const char *ifname, __u32 ifindex, void *arg),
 			 void *arg)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	snprintf(path, sizeof(path), "%s/links", dp->pin_dir);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		struct bpf_link_info info = {0};
-		__u32 len = sizeof(info);
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if (pin_path(path, sizeof(path), dp->pin_dir, "links", de->d_name))
-			continue;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		if (bpf_obj_get_info_by_fd(fd, &info, &len))
-			info.xdp.ifindex = 0;
-		close(fd);
-		r = cb(de->d_name, info.xdp.ifindex, arg);
-		if (r)
-			break;
-	}
-	closedir(d);
-	return r;
+	return pin_links_foreach(dp->pin_dir, cb, arg);
 }
 
 int vsn_dp_unload(const char *pin_dir)
 {
 	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
+	int r;
 
-	snprintf(path, sizeof(path), "%s/links", pin_dir);
-	d = opendir(path);
-	if (d) {
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (pin_path(path, sizeof(path), pin_dir, "links", de->d_name))
-				continue;
-			int rr = detach_pinned_link(path);
-
-			if (rr && !r)
-				r = rr;
-		}
-		closedir(d);
-		snprintf(path, sizeof(path), "%s/links", pin_dir);
-		rmdir(path);
-	}
+	r = pin_links_detach_all(pin_dir);
 	unpin_all(pin_dir);
 	snprintf(path, sizeof(path), "%s/maps", pin_dir);
 	rmdir(path);
