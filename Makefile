@@ -17,13 +17,14 @@ LDLIBS   := -lbpf -lelf -lz -lmnl -lyaml
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ibpf \
 	      -I/usr/include/$(ARCH)-linux-gnu -Wall -Wextra -Werror -Wno-unused-parameter
 
-BPF_PROGS := forwarder bench
+BPF_PROGS := forwarder decap bench
 BPF_OBJS  := $(BPF_PROGS:%=$(B)/bpf/%.bpf.o)
 SKELS     := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
 
 LIB_SRCS  := $(wildcard lib/dp/*.c)
 TESTENV_SRCS := $(wildcard lib/testenv/*.c)
 DPCTL_SRCS := $(wildcard dpctl/*.c)
+SLB_SRCS  := $(wildcard slb/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 PKT_SRCS  := $(wildcard tests/packet/test_*.c)
 PKT_HELPERS := $(filter-out $(PKT_SRCS),$(wildcard tests/packet/*.c))
@@ -41,6 +42,9 @@ $(1)/libvsndp.a: $$(LIB_SRCS:%.c=$(1)/obj/%.o)
 	ar rcs $$@ $$^
 
 $(1)/vsn-dpctl: $$(DPCTL_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+
+$(1)/vsn-slb: $$(SLB_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 
 $(1)/tests/unit/%: $(1)/obj/tests/unit/%.o $(1)/libvsndp.a
@@ -64,7 +68,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 .PHONY: all test bench demo clean format fuzz deps
 .SECONDARY:
 
-all: $(B)/vsn-dpctl $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS)
+all: $(B)/vsn-dpctl $(if $(SLB_SRCS),$(B)/vsn-slb) $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS)
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vsn/*.h)
 	@mkdir -p $(dir $@)

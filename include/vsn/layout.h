@@ -162,4 +162,25 @@ struct vsn_meta {
 	__u32 pad;
 };
 
+/*
+ * The decap program for SLB hosts (bpf/decap.bpf.c): IP-in-IP from the
+ * allowed node underlay addresses is decapsulated and passed up; nothing
+ * else is touched. One per-CPU counter per reason.
+ */
+enum vsn_decap_reason {
+	VSN_DECAP_OK_V4 = 0,	    /* decapsulated; the inner packet is IPv4 */
+	VSN_DECAP_OK_V6,	    /* decapsulated; the inner packet is IPv6 */
+	VSN_DECAP_PASS_NOT_ENCAP,   /* not IP-in-IP (or not IP): passed untouched */
+	VSN_DECAP_PASS_MALFORMED,   /* outer or inner header truncated or invalid: passed */
+	VSN_DECAP_PASS_FRAGMENT,    /* the outer packet is a fragment: passed untouched */
+	VSN_DECAP_DROP_NOT_ALLOWED, /* encapsulated, but its outer source is no allowed node */
+	VSN_DECAP_DROP_ERROR,	    /* the kernel refused to move the packet head */
+	VSN_DECAP_REASON_MAX,
+};
+
+/* Key of the decap allow-list: a node underlay address, IPv6 or v4-mapped. */
+struct vsn_decap_key {
+	__u8 addr[16];
+};
+
 #endif /* VSN_LAYOUT_H */
