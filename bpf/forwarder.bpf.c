@@ -19,6 +19,7 @@
 #include "vsn/layout.h"
 #include "maps.h"
 #include "parse.h"
+#include "encap.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -30,6 +31,11 @@ static __always_inline void count(void *map, __u32 id, __u64 bytes)
 		c->packets++;
 		c->bytes += bytes;
 	}
+}
+
+static __always_inline int vsn_reason_drops(int reason)
+{
+	return reason >= VSN_DROP_NO_POLICY;
 }
 
 static __always_inline int verdict(__u32 reason, int action, __u64 bytes)
@@ -75,6 +81,28 @@ static __always_inline const struct vsn_dest *match(void *policies, struct vsn_p
 	return NULL;
 }
 
+/* Send the rewritten frame towards the SLB and count it. */
+static __always_inline int transmit(struct xdp_md *ctx, const struct vsn_slb *slb,
+				    const struct vsn_dest *dest, __u64 bytes)
+{
+	int r, action;
+
+	if (slb->ifindex == ctx->ingress_ifindex) {
+		r = VSN_FWD_TX;
+		action = XDP_TX;
+	} else {
+		/* Fails when the egress left the devmap (interface deleted). */
+		action = bpf_redirect_map(&vsn_tx_ports, slb->ifindex, XDP_DROP);
+		r = action == XDP_REDIRECT ? VSN_FWD_REDIRECT : VSN_DROP_NO_NEXTHOP;
+	}
+	if (action != XDP_DROP) {
+		count(&vsn_cnt_policy, dest->policy_id, bytes);
+		count(&vsn_cnt_service, dest->service_id, bytes);
+		count(&vsn_cnt_slb, dest->slb_id, bytes);
+	}
+	return verdict(r, action, bytes);
+}
+
 SEC("xdp")
 int vsn_forward(struct xdp_md *ctx)
 {
@@ -84,7 +112,7 @@ int vsn_forward(struct xdp_md *ctx)
 	struct vsn_pkt p = {};
 	__u32 zero = 0, *slot;
 	void *policies;
-	int r, action;
+	int r;
 
 	r = parse_packet(ctx, &p);
 	if (r)
@@ -109,20 +137,21 @@ int vsn_forward(struct xdp_md *ctx)
 	if (slb->state == VSN_SLB_DOWN)
 		return verdict(VSN_DROP_SLB_DOWN, XDP_DROP, bytes);
 
-	__builtin_memcpy(p.eth->h_dest, slb->dmac, ETH_ALEN);
-	__builtin_memcpy(p.eth->h_source, slb->smac, ETH_ALEN);
-	if (slb->ifindex == ctx->ingress_ifindex) {
-		r = VSN_FWD_TX;
-		action = XDP_TX;
+	if (slb->forward == VSN_FORWARD_IPIP) {
+		__u32 outer_len = p.is_v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+		const struct vsn_config *cfg = bpf_map_lookup_elem(&vsn_config, &zero);
+
+		if (!cfg || !(cfg->flags & (p.is_v6 ? VSN_CFG_UNDERLAY6 : VSN_CFG_UNDERLAY4)))
+			return verdict(VSN_DROP_NO_UNDERLAY, XDP_DROP, bytes);
+		r = ipip_check_and_hop(ctx, &p, slb, outer_len);
+		if (r)
+			return verdict(r, vsn_reason_drops(r) ? XDP_DROP : XDP_PASS, bytes);
+		r = ipip_encap(ctx, &p, slb, cfg, outer_len);
+		if (r)
+			return verdict(r, XDP_DROP, bytes);
 	} else {
-		/* Fails when the egress left the devmap (interface deleted). */
-		action = bpf_redirect_map(&vsn_tx_ports, slb->ifindex, XDP_DROP);
-		r = action == XDP_REDIRECT ? VSN_FWD_REDIRECT : VSN_DROP_NO_NEXTHOP;
+		__builtin_memcpy(p.eth->h_dest, slb->dmac, ETH_ALEN);
+		__builtin_memcpy(p.eth->h_source, slb->smac, ETH_ALEN);
 	}
-	if (action != XDP_DROP) {
-		count(&vsn_cnt_policy, dest->policy_id, bytes);
-		count(&vsn_cnt_service, dest->service_id, bytes);
-		count(&vsn_cnt_slb, dest->slb_id, bytes);
-	}
-	return verdict(r, action, bytes);
+	return transmit(ctx, slb, dest, bytes);
 }

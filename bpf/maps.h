@@ -60,6 +60,14 @@ struct {
 	__array(values, struct vsn_barrier_inner);
 } vsn_barrier SEC(".maps");
 
+/* Node settings: the underlay source addresses of ipip. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vsn_config);
+} vsn_config SEC(".maps");
+
 /* SLBs by id (load-time size). Outside generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

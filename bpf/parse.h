@@ -43,10 +43,14 @@ struct vsn_ipv6_opt_hdr {
 	__u8 segments_left; /* routing header only */
 };
 
-/* What the match needs from a parsed packet. */
+/* What the match and the encapsulation need from a parsed packet. */
 struct vsn_pkt {
 	struct vsn_policy_key key; /* destination address, protocol, port */
 	struct ethhdr *eth;
+	__u32 l3_off; /* IP header offset from the frame start (after VLAN tags) */
+	__u32 l3_len; /* IP datagram length, header included */
+	__u32 flow;   /* cheap hash of addresses and ports, for outer entropy */
+	__u8 is_v6;
 };
 
 static __always_inline int parse_eth(struct hdr_cursor *c, struct vsn_pkt *p, __u16 *ret_proto)
@@ -100,6 +104,9 @@ static __always_inline int parse_ip4(struct hdr_cursor *c, struct vsn_pkt *p, __
 	p->key.addr[11] = 0xff;
 	__builtin_memcpy(&p->key.addr[12], &ip->daddr, 4);
 	*ret_l4 = ip->protocol;
+	p->l3_off = (void *)ip - (void *)p->eth;
+	p->l3_len = tot;
+	p->flow = ip->saddr ^ ip->daddr;
 	c->pos += hlen;
 	c->limit = (void *)ip + tot;
 	return 0;
@@ -127,6 +134,11 @@ static __always_inline int parse_ip6(struct hdr_cursor *c, struct vsn_pkt *p, __
 		return VSN_PASS_NO_VIP;
 	c->limit = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
 	c->pos = ip6 + 1;
+	p->is_v6 = 1;
+	p->l3_off = (void *)ip6 - (void *)p->eth;
+	p->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	p->flow = ip6->saddr.in6_u.u6_addr32[0] ^ ip6->saddr.in6_u.u6_addr32[1] ^
+		  ip6->saddr.in6_u.u6_addr32[2] ^ ip6->saddr.in6_u.u6_addr32[3];
 	nexthdr = ip6->nexthdr;
 
 #pragma unroll
@@ -169,6 +181,7 @@ static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u
 		    !CURSOR_FITS(c, c->pos + tcp->doff * 4))
 			return VSN_PASS_MALFORMED_L4;
 		p->key.port = tcp->dest;
+		p->flow ^= ((__u32)tcp->source << 16) ^ tcp->dest;
 	} else if (l4 == IPPROTO_UDP) {
 		struct udphdr *udp = c->pos;
 
@@ -176,6 +189,7 @@ static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u
 		    c->pos + bpf_ntohs(udp->len) > c->limit)
 			return VSN_PASS_MALFORMED_L4;
 		p->key.port = udp->dest;
+		p->flow ^= ((__u32)udp->source << 16) ^ udp->dest;
 	} else {
 		return VSN_PASS_NOT_TCP_UDP;
 	}

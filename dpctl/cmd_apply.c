@@ -84,6 +84,11 @@ static int set_error(const char *path, const struct vsn_policyfile *pf,
 				 "%s:%d: an id is beyond this forwarder's capacity "
 				 "(slbs < %u, services < %u, policies < %u)",
 				 path, line, m->max_slbs, m->max_services, m->max_policies);
+	case -EAFNOSUPPORT:
+		return dpctl_err(0,
+				 "%s:%d: slb %u forwards by ipip, which carries IPv4 in IPv4 and "
+				 "IPv6 in IPv6: the VIP's family must be the SLB's",
+				 path, line, pf->policies[i].slb_id);
 	case -EINVAL:
 		return dpctl_err(0, "%s:%d: invalid %s (an IPv6 address in ::ffff:0:0/96?)", path,
 				 line, is_slb ? "slb" : "policy");

@@ -33,9 +33,9 @@ static int print_slb(__u32 id, const struct vsn_slb *s, void *arg)
 	format_mac(s->dmac, d, sizeof(d));
 	format_mac(s->smac, src, sizeof(src));
 	if (s->flags & VSN_SLB_RESOLVED)
-		printf("  slb %u %s %s %s via ifindex %u %s -> %s%s\n", id,
+		printf("  slb %u %s %s %s via ifindex %u %s -> %s mtu %u%s\n", id,
 		       vsn_addr_format(&addr, a, sizeof(a)), vsn_forward_name(s->forward),
-		       vsn_slb_state_name(s->state), s->ifindex, src, d,
+		       vsn_slb_state_name(s->state), s->ifindex, src, d, s->mtu,
 		       s->flags & VSN_SLB_STATIC ? " (static)" : "");
 	else
 		printf("  slb %u %s %s %s UNRESOLVED\n", id, vsn_addr_format(&addr, a, sizeof(a)),
@@ -57,6 +57,8 @@ static int print_policy(const struct vsn_dp_policy *p, void *arg)
 
 int cmd_show(struct dpctl *ctl, int argc, char **argv)
 {
+	char a4[VSN_ADDR_STRLEN], a6[VSN_ADDR_STRLEN];
+	struct vsn_addr u4, u6;
 	struct vsn_dp *dp;
 	struct vsn_meta m;
 	int r;
@@ -77,8 +79,14 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 		printf(", applied %s", when);
 	}
-	printf("\ncapacity: %u policies, %u slbs, %u services\ninterfaces:\n", m.max_policies,
-	       m.max_slbs, m.max_services);
+	printf("\ncapacity: %u policies, %u slbs, %u services\n", m.max_policies, m.max_slbs,
+	       m.max_services);
+	r = vsn_dp_underlay_get(dp, &u4, &u6);
+	if (r)
+		goto out;
+	printf("underlay: ipv4 %s, ipv6 %s\ninterfaces:\n",
+	       u4.family ? vsn_addr_format(&u4, a4, sizeof(a4)) : "-",
+	       u6.family ? vsn_addr_format(&u6, a6, sizeof(a6)) : "-");
 	r = vsn_dp_links_foreach(dp, print_link, NULL);
 	if (r)
 		goto out;

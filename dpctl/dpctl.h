@@ -28,5 +28,6 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv);
 int cmd_counters(struct dpctl *ctl, int argc, char **argv);
 int cmd_slb(struct dpctl *ctl, int argc, char **argv);
 int cmd_resolve(struct dpctl *ctl, int argc, char **argv);
+int cmd_underlay(struct dpctl *ctl, int argc, char **argv);
 
 #endif /* VSN_DPCTL_H */

@@ -26,6 +26,8 @@ static const struct dpctl_cmd cmds[] = {
 	{"resolve", "[--watch]",
 	 "re-resolve every SLB's next hop now; with --watch, on every change until stopped",
 	 cmd_resolve},
+	{"underlay", "[ADDR4] [ADDR6] | --clear",
+	 "set or show the outer source addresses of ipip (one per family)", cmd_underlay},
 	{"unload", "", "detach from every interface and remove all pinned state", cmd_unload},
 };
 

@@ -12,7 +12,7 @@
 #ifndef VSN_LAYOUT_H
 #define VSN_LAYOUT_H
 
-#define VSN_LAYOUT_VERSION 1
+#define VSN_LAYOUT_VERSION 2
 
 /* Outer map-in-map slots: the active one and the one being filled. */
 #define VSN_SLOTS 2
@@ -50,10 +50,14 @@ enum vsn_reason {
 	VSN_PASS_FRAGMENT,	   /* IPv4 or IPv6 fragment (no L4 header to match on) */
 	VSN_PASS_NOT_TCP_UDP,	   /* another transport protocol */
 	VSN_PASS_MALFORMED_L4,	   /* TCP/UDP header truncated, TCP data offset < 5 */
+	VSN_PASS_TTL_EXCEEDED,	   /* ipip: TTL / hop limit would reach 0; the kernel answers */
+	VSN_PASS_TOO_BIG,	   /* ipip: the encapsulated packet would exceed the egress MTU */
 	/* Dropped: a VIP was addressed but cannot be served. */
-	VSN_DROP_NO_POLICY,  /* VIP known, no policy for this protocol/port */
-	VSN_DROP_SLB_DOWN,   /* the destination SLB is marked down */
-	VSN_DROP_NO_NEXTHOP, /* the destination SLB is unknown or its next hop unresolved */
+	VSN_DROP_NO_POLICY,   /* VIP known, no policy for this protocol/port */
+	VSN_DROP_SLB_DOWN,    /* the destination SLB is marked down */
+	VSN_DROP_NO_NEXTHOP,  /* the destination SLB is unknown or its next hop unresolved */
+	VSN_DROP_NO_UNDERLAY, /* ipip: no underlay source address of the SLB's family */
+	VSN_DROP_ENCAP_ERROR, /* ipip: the kernel refused room for the outer header */
 	VSN_REASON_MAX,
 };
 
@@ -119,7 +123,8 @@ struct vsn_match {
 };
 
 enum vsn_forward {
-	VSN_FORWARD_L2 = 0, /* rewrite MACs, IP untouched: direct server return */
+	VSN_FORWARD_L2 = 0,   /* rewrite MACs, IP untouched: direct server return */
+	VSN_FORWARD_IPIP = 1, /* IPv4-in-IPv4 / IPv6-in-IPv6 to the SLB's address */
 };
 
 enum vsn_slb_state {
@@ -142,6 +147,17 @@ struct vsn_slb {
 	__u8 state;    /* enum vsn_slb_state */
 	__u8 flags;    /* VSN_SLB_* */
 	__u8 pad;
+	__u32 mtu; /* egress MTU towards the next hop (IP bytes); 0: unknown */
+};
+
+#define VSN_CFG_UNDERLAY4 0x1
+#define VSN_CFG_UNDERLAY6 0x2
+
+/* Node-wide settings the forwarder reads (one entry). */
+struct vsn_config {
+	__u8 underlay6[16]; /* outer source of IPv6-in-IPv6 */
+	__be32 underlay4;   /* outer source of IPv4-in-IPv4 */
+	__u32 flags;	    /* VSN_CFG_*: which underlay addresses are set */
 };
 
 /* Per-CPU packet and byte counts. */

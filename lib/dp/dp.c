@@ -35,6 +35,7 @@ const char *const dp_map_names[DP_MAP_MAX] = {
 	[DP_MAP_CNT_SLB] = "vsn_cnt_slb",
 	[DP_MAP_CNT_SERVICE] = "vsn_cnt_service",
 	[DP_MAP_CNT_REASON] = "vsn_cnt_reason",
+	[DP_MAP_CONFIG] = "vsn_config",
 };
 
 int dp_lock(struct vsn_dp *dp)

@@ -20,9 +20,13 @@ static const char *const reason_names[VSN_REASON_MAX] = {
 	[VSN_PASS_FRAGMENT] = "pass_fragment",
 	[VSN_PASS_NOT_TCP_UDP] = "pass_not_tcp_udp",
 	[VSN_PASS_MALFORMED_L4] = "pass_malformed_l4",
+	[VSN_PASS_TTL_EXCEEDED] = "pass_ttl_exceeded",
+	[VSN_PASS_TOO_BIG] = "pass_too_big",
 	[VSN_DROP_NO_POLICY] = "drop_no_policy",
 	[VSN_DROP_SLB_DOWN] = "drop_slb_down",
 	[VSN_DROP_NO_NEXTHOP] = "drop_no_nexthop",
+	[VSN_DROP_NO_UNDERLAY] = "drop_no_underlay",
+	[VSN_DROP_ENCAP_ERROR] = "drop_encap_error",
 };
 
 const char *vsn_reason_name(enum vsn_reason reason)

@@ -18,6 +18,7 @@ enum dp_map {
 	DP_MAP_CNT_SLB,
 	DP_MAP_CNT_SERVICE,
 	DP_MAP_CNT_REASON,
+	DP_MAP_CONFIG,
 	DP_MAP_MAX,
 };
 

@@ -46,10 +46,26 @@ static int sorted_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* What validation remembers of each SLB id: one syscall per SLB, not per policy. */
+#define SLB_KNOWN 0x1	/* looked up */
+#define SLB_DEFINED 0x2 /* exists (in the set or on the node) */
+#define SLB_IPIP 0x4	/* forwards by ipip */
+#define SLB_IPV6 0x8	/* has an IPv6 address */
+
+static __u8 slb_facts(const struct vsn_slb *e)
+{
+	struct vsn_addr a;
+
+	vsn_addr_from_key(e->addr, &a);
+	return SLB_KNOWN | SLB_DEFINED | (e->forward == VSN_FORWARD_IPIP ? SLB_IPIP : 0) |
+	       (a.family == AF_INET6 ? SLB_IPV6 : 0);
+}
+
 /* Check one policy against the forwarder's capacities and SLB table. */
 static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, __u8 *slb_seen)
 {
 	struct vsn_slb slb;
+	__u8 f;
 
 	/* A v4-mapped VIP would take the IPv4 VIP's key. */
 	if ((p->vip.family != AF_INET && p->vip.family != AF_INET6) ||
@@ -60,16 +76,21 @@ static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, __u8 *
 	if (p->slb_id == 0 || p->slb_id >= dp->meta.max_slbs ||
 	    p->service_id >= dp->meta.max_services || p->policy_id >= dp->meta.max_policies)
 		return -ERANGE;
-	/* One syscall per distinct SLB, not per policy. */
-	if (slb_seen[p->slb_id] == 0) {
+	if (!slb_seen[p->slb_id]) {
 		if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &p->slb_id, &slb))
 			return -errno;
-		slb_seen[p->slb_id] = slb.flags & VSN_SLB_DEFINED ? 1 : 2;
+		slb_seen[p->slb_id] = slb.flags & VSN_SLB_DEFINED ? slb_facts(&slb) : SLB_KNOWN;
 	}
-	return slb_seen[p->slb_id] == 1 ? 0 : -ENOENT;
+	f = slb_seen[p->slb_id];
+	if (!(f & SLB_DEFINED))
+		return -ENOENT;
+	/* ipip carries IPv4 in IPv4 and IPv6 in IPv6. */
+	if ((f & SLB_IPIP) && !(f & SLB_IPV6) != (p->vip.family == AF_INET))
+		return -EAFNOSUPPORT;
+	return 0;
 }
 
-/* Check the set's own SLBs; mark their ids as defined in slb_seen. */
+/* Check the set's own SLBs; record them in slb_seen. */
 static int slbs_check(struct vsn_dp *dp, const struct vsn_dp_set *set, __u8 *slb_seen,
 		      size_t *ret_bad)
 {
@@ -78,13 +99,13 @@ static int slbs_check(struct vsn_dp *dp, const struct vsn_dp_set *set, __u8 *slb
 
 	for (size_t i = 0; i < set->n_slbs; i++) {
 		r = dp_slb_entry(dp, &set->slbs[i], &e);
-		if (!r && slb_seen[set->slbs[i].id] == 1)
+		if (!r && slb_seen[set->slbs[i].id])
 			r = -EEXIST;
 		if (r) {
 			*ret_bad = set->n_policies + i;
 			return r;
 		}
-		slb_seen[set->slbs[i].id] = 1;
+		slb_seen[set->slbs[i].id] = slb_facts(&e);
 	}
 	return 0;
 }

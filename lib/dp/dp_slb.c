@@ -25,6 +25,7 @@ static const char *const state_names[] = {
 
 static const char *const forward_names[] = {
 	[VSN_FORWARD_L2] = "l2",
+	[VSN_FORWARD_IPIP] = "ipip",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -96,6 +97,7 @@ static int slb_resolve(struct vsn_slb *e, int timeout_ms)
 		return -EDESTADDRREQ;
 	}
 	e->ifindex = nh.ifindex;
+	e->mtu = nh.mtu;
 	memcpy(e->dmac, nh.dmac, 6);
 	memcpy(e->smac, nh.smac, 6);
 	e->flags |= VSN_SLB_RESOLVED;

@@ -70,6 +70,7 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 struct route_reply {
 	int family;
 	__u32 oif;
+	__u32 mtu; /* RTAX_MTU of the route's metrics, 0 if none */
 	bool has_gw;
 	__u8 gw[16];
 	__u8 type;
@@ -85,6 +86,14 @@ static int route_attr(const struct nlattr *a, void *data)
 		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
 			rr->oif = mnl_attr_get_u32(a);
 		break;
+	case RTA_METRICS: {
+		const struct nlattr *m;
+
+		mnl_attr_for_each_nested(m, a) if (mnl_attr_get_type(m) == RTAX_MTU &&
+						   mnl_attr_validate(m, MNL_TYPE_U32) >= 0)
+			rr->mtu = mnl_attr_get_u32(m);
+		break;
+	}
 	case RTA_GATEWAY:
 		if (mnl_attr_get_payload_len(a) == alen) {
 			memcpy(rr->gw, mnl_attr_get_payload(a), alen);
@@ -130,6 +139,7 @@ static int route_get(struct nl *nl, const struct vsn_addr *dst, struct route_rep
 struct link_reply {
 	bool ok;
 	unsigned short type;
+	__u32 mtu;
 	__u8 mac[6];
 };
 
@@ -141,6 +151,8 @@ static int link_attr(const struct nlattr *a, void *data)
 		memcpy(lr->mac, mnl_attr_get_payload(a), 6);
 		lr->ok = true;
 	}
+	if (mnl_attr_get_type(a) == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+		lr->mtu = mnl_attr_get_u32(a);
 	return MNL_CB_OK;
 }
 
@@ -154,7 +166,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int link_mac(struct nl *nl, __u32 ifindex, __u8 mac[6])
+static int link_mac(struct nl *nl, __u32 ifindex, __u8 mac[6], __u32 *ret_mtu)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(nl->buf);
 	struct link_reply lr = {0};
@@ -171,6 +183,7 @@ static int link_mac(struct nl *nl, __u32 ifindex, __u8 mac[6])
 	if (lr.type != ARPHRD_ETHER || !lr.ok)
 		return -EOPNOTSUPP;
 	memcpy(mac, lr.mac, 6);
+	*ret_mtu = lr.mtu;
 	return 0;
 }
 
@@ -275,9 +288,11 @@ int vsn_nexthop_resolve(const struct vsn_addr *dst, int timeout_ms, struct vsn_n
 	nh.gateway = rr.has_gw;
 	nh.via.family = dst->family;
 	memcpy(nh.via.bytes, rr.has_gw ? rr.gw : dst->bytes, 16);
-	r = link_mac(nl, nh.ifindex, nh.smac);
+	r = link_mac(nl, nh.ifindex, nh.smac, &nh.mtu);
 	if (r)
 		goto out;
+	if (rr.mtu && rr.mtu < nh.mtu)
+		nh.mtu = rr.mtu;
 
 	for (;;) {
 		r = neigh_get(nl, dst->family, nh.ifindex, nh.via.bytes, &nr);

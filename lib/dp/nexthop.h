@@ -12,6 +12,7 @@ struct vsn_nexthop {
 	__u32 ifindex;
 	__u8 dmac[6];
 	__u8 smac[6];
+	__u32 mtu;	     /* the route's MTU, else the egress interface's */
 	bool gateway;	     /* reached through a router, not on-link */
 	struct vsn_addr via; /* the address whose MAC dmac is */
 };

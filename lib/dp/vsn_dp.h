@@ -149,7 +149,8 @@ struct vsn_dp_set {
  * id given twice; -ENOTUNIQ: a policy id given twice; -ESTALE: generation
  * not above the running one (no index); -E2BIG: more policies than the
  * capacity (no index); -ENOENT: an SLB that is neither in the set nor
- * defined; -ERANGE: an id beyond a capacity.
+ * defined; -ERANGE: an id beyond a capacity; -EAFNOSUPPORT: a policy whose
+ * VIP family differs from its ipip SLB's (ipip is 4-in-4 and 6-in-6).
  */
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
 
@@ -168,6 +169,15 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
  * it makes the next apply skip that wait too.
  */
 int vsn_dp_set_trim(struct vsn_dp *dp);
+
+/*
+ * The node's underlay addresses: the outer source of ipip, one per family.
+ * A NULL (or family 0) address unsets that family: ipip packets that need it
+ * are then dropped and counted as drop_no_underlay. Takes effect at once.
+ */
+int vsn_dp_underlay_set(struct vsn_dp *dp, const struct vsn_addr *v4, const struct vsn_addr *v6);
+/* Family 0 in a result: that family is unset. */
+int vsn_dp_underlay_get(struct vsn_dp *dp, struct vsn_addr *ret_v4, struct vsn_addr *ret_v6);
 
 /* Calls cb for each policy of the running set, in table order. */
 int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_policy *p, void *arg),

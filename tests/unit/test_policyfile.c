@@ -83,7 +83,7 @@ static const struct {
 	{"slbs:\n  - {id: 1, address: 10.0.0.300}\n",
 	 "set.yaml:2:22: slb address: '10.0.0.300' is not an IPv4 or IPv6 address"},
 	{"slbs:\n  - {id: 1, address: 10.0.0.1, forward: gre}\n",
-	 "set.yaml:2:41: forward: expected l2"},
+	 "set.yaml:2:41: forward: expected l2 or ipip"},
 	{"slbs:\n  - {id: 1, address: 10.0.0.1, state: sleepy}\n",
 	 "set.yaml:2:39: state: expected up, down or drain"},
 	{"slbs:\n  - {id: 1, address: 10.0.0.1}\n  - {id: 1, address: 10.0.0.2}\n",
