@@ -33,7 +33,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 # Two variants of all user-space code: plain ($(B)) and ASan+UBSan ($(B)/san).
 define variant
-$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h lib/testenv/*.h bpf/*.h tests/packet/*.h bench/*.h)
+$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h lib/testenv/*.h bpf/*.h tests/packet/*.h bench/*.h dpctl/*.h slb/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) -c $$< -o $$@
 
@@ -68,7 +68,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 .PHONY: all test bench demo clean format fuzz deps
 .SECONDARY:
 
-all: $(B)/vsn-dpctl $(if $(SLB_SRCS),$(B)/vsn-slb) $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS)
+all: $(B)/vsn-dpctl $(if $(SLB_SRCS),$(B)/vsn-slb $(B)/san/vsn-slb) $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS)
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vsn/*.h)
 	@mkdir -p $(dir $@)

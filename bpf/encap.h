@@ -91,16 +91,18 @@ static __always_inline int ipip_encap(struct xdp_md *ctx, const struct vsn_pkt *
 		return VSN_DROP_ENCAP_ERROR;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	if (data + off + sizeof(struct ipv6hdr) > end)
-		return VSN_DROP_ENCAP_ERROR;
 	/* What the outer header copies from the inner one, read before the move. */
 	if (p->is_v6) {
+		if (data + off + sizeof(struct ipv6hdr) > end)
+			return VSN_DROP_ENCAP_ERROR;
 		first_word = *(__u32 *)(data + off);
 		tos = 0;
 		df = 0;
 	} else {
 		struct iphdr *in = data + off;
 
+		if ((void *)(in + 1) > end)
+			return VSN_DROP_ENCAP_ERROR;
 		first_word = 0;
 		tos = in->tos;
 		df = in->frag_off & bpf_htons(VSN_IP_DF);
@@ -110,13 +112,17 @@ static __always_inline int ipip_encap(struct xdp_md *ctx, const struct vsn_pkt *
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	eth = data;
-	if (data + ETH_HLEN + sizeof(struct ipv6hdr) + sizeof(struct iphdr) > end)
+	/* The outer header only: the inner packet is as long as it was. */
+	if (data + ETH_HLEN + outer_len > end || outer_len > sizeof(struct ipv6hdr))
 		return VSN_DROP_ENCAP_ERROR;
 	__builtin_memcpy(eth->h_dest, slb->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, slb->smac, ETH_ALEN);
 
 	if (p->is_v6) {
 		struct ipv6hdr *o6 = data + ETH_HLEN;
+
+		if ((void *)(o6 + 1) > end)
+			return VSN_DROP_ENCAP_ERROR;
 		/* Traffic class from the inner packet, flow label from the flow. */
 		__u32 vtf = (bpf_ntohl(first_word) & 0x0ff00000) | (p->flow & 0x000fffff);
 
@@ -132,6 +138,8 @@ static __always_inline int ipip_encap(struct xdp_md *ctx, const struct vsn_pkt *
 
 	struct iphdr *o4 = data + ETH_HLEN;
 
+	if ((void *)(o4 + 1) > end)
+		return VSN_DROP_ENCAP_ERROR;
 	eth->h_proto = bpf_htons(VSN_ETH_P_IP);
 	o4->version = 4;
 	o4->ihl = 5;

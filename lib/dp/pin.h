@@ -25,12 +25,12 @@ void pin_unlock(int dir_fd);
  * Attach prog_fd to ifname with a bpf_link pinned as <pin_dir>/links/<ifname>
  * (the caller holds the lock). -EEXIST: attached there already.
  */
-int pin_link_attach(const char *pin_dir, int prog_fd, const char *ifname,
-		    enum vsn_attach_mode mode, enum vsn_attach_mode *ret_mode);
+int pin_link_attach(const char *pin_dir, int prog_fd, const char *ifname, enum vsn_attach_mode mode,
+		    enum vsn_attach_mode *ret_mode);
 /* -ENOENT: not attached there. */
 int pin_link_detach(const char *pin_dir, const char *ifname);
-int pin_links_foreach(const char *pin_dir,
-		      int (*cb)(const char *ifname, __u32 ifindex, void *arg), void *arg);
+int pin_links_foreach(const char *pin_dir, int (*cb)(const char *ifname, __u32 ifindex, void *arg),
+		      void *arg);
 /* Detach every pinned link and remove links/; the first error, or 0. */
 int pin_links_detach_all(const char *pin_dir);
 

@@ -475,3 +475,107 @@ vsn_fail() {
 	echo "$*"
 	return 1
 }
+
+# ---- The SLB host side: vsn-slb and IP-in-IP made by hand ----
+
+VSN_SLB=${VSN_SLB:-$VSN_ROOT/build/vsn-slb}
+case "$VSN_SLB" in /*) ;; *) VSN_SLB=$PWD/$VSN_SLB ;; esac
+SLB_PIN_DIR=''
+
+# vsn_slb ARGS: vsn-slb in the SLB namespace with the pin dir $SLB_PIN_DIR. Each call's arguments
+# go to $VSN_STATE_DIR/slb.log, so a test can check that the docs show only commands that ran.
+vsn_slb() {
+	echo "$*" >>"$VSN_STATE_DIR/slb.log"
+	vsn_ns "$NS_SLB" "$VSN_SLB" --pin-dir "$SLB_PIN_DIR" "$@"
+}
+
+# vsn_hex_ip4 ADDR / vsn_hex_ip6 ADDR: the address's bytes as hex digits (IPv6: no embedded IPv4).
+vsn_hex_ip4() {
+	local o1 o2 o3 o4
+
+	IFS=. read -r o1 o2 o3 o4 <<<"$1"
+	printf '%02x%02x%02x%02x' "$o1" "$o2" "$o3" "$o4"
+}
+
+vsn_hex_ip6() {
+	local head=$1 tail='' h=() t=() g i out=''
+
+	if [[ $1 == *::* ]]; then
+		head=${1%%::*}
+		tail=${1#*::}
+	fi
+	IFS=: read -ra h <<<"$head"
+	IFS=: read -ra t <<<"$tail"
+	for g in "${h[@]}"; do out+=$(printf '%04x' $((16#$g))); done
+	for ((i = ${#h[@]} + ${#t[@]}; i < 8; i++)); do out+=0000; done
+	for g in "${t[@]}"; do out+=$(printf '%04x' $((16#$g))); done
+	echo "$out"
+}
+
+# vsn_csum HEX: the Internet checksum (RFC 1071) of the bytes, as 4 hex digits.
+vsn_csum() {
+	local hex=$1 s=0 i
+
+	((${#hex} % 4)) && hex+=00
+	for ((i = 0; i < ${#hex}; i += 4)); do s=$((s + 16#${hex:i:4})); done
+	while ((s >> 16)); do s=$(((s & 0xffff) + (s >> 16))); done
+	printf '%04x' $((~s & 0xffff))
+}
+
+# vsn_pkt_udp SRC DST SPORT DPORT TEXT: an IPv4 or IPv6 (by SRC) UDP datagram carrying TEXT, as
+# hex, with every checksum right: what a client would send to a VIP.
+vsn_pkt_udp() {
+	local src dst data ulen udp c ip
+
+	data=$(printf '%s' "$5" | od -An -tx1 -v | tr -d ' \n')
+	ulen=$((8 + ${#data} / 2))
+	udp=$(printf '%04x%04x%04x' "$3" "$4" "$ulen")
+	if [[ $1 == *:* ]]; then
+		src=$(vsn_hex_ip6 "$1")
+		dst=$(vsn_hex_ip6 "$2")
+		c=$(vsn_csum "$src$dst$(printf '0000%04x00000011' "$ulen")${udp}0000$data")
+		[ "$c" = 0000 ] && c=ffff
+		printf '60000000%04x1140%s%s%s%s%s\n' "$ulen" "$src" "$dst" "$udp" "$c" "$data"
+	else
+		src=$(vsn_hex_ip4 "$1")
+		dst=$(vsn_hex_ip4 "$2")
+		c=$(vsn_csum "$src${dst}0011$(printf '%04x' "$ulen")${udp}0000$data")
+		[ "$c" = 0000 ] && c=ffff
+		ip=$(printf '4500%04x000040004011' $((20 + ulen)))
+		printf '%s%s%s%s%s%s%s\n' "$ip" "$(vsn_csum "${ip}0000$src$dst")" "$src" "$dst" \
+			"$udp" "$c" "$data"
+	fi
+}
+
+# vsn_ipip_send NS SRC DST HEX: from namespace NS, send the IP packet HEX encapsulated in an outer
+# header from SRC to DST (outer family by DST; protocol 4 or 41 by HEX's version), as a node does.
+# The kernel writes the outer header: a raw socket (socat) needs no ipip module.
+vsn_ipip_send() {
+	local proto to
+
+	case ${4:0:1} in
+	4) proto=4 ;;
+	6) proto=41 ;;
+	*) return 1 ;;
+	esac
+	if [[ $3 == *:* ]]; then
+		to="IP6-SENDTO:[$3]:$proto,bind=[$2]"
+	else
+		to="IP4-SENDTO:$3:$proto,bind=$2"
+	fi
+	# shellcheck disable=SC2059 # the format is nothing but \xHH escapes
+	printf "$(sed 's/../\\x&/g' <<<"$4")" | vsn_ns "$1" socat -u - "$to"
+}
+
+# vsn_decap_cnt FILE NAME [packets|bytes]: one counter from a 'vsn-slb show --json' snapshot.
+vsn_decap_cnt() {
+	awk -v k="\"kind\":\"decap\",\"name\":\"$2\"," -v f="\"${3:-packets}\":" '
+		index($0, k) == 2 {
+			s = substr($0, index($0, f) + length(f))
+			sub(/[^0-9].*/, "", s)
+			print s
+			found = 1
+			exit
+		}
+		END { exit !found }' "$1"
+}

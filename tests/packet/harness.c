@@ -24,11 +24,13 @@
 
 #include "harness.h"
 #include "testenv.h"
+#include "vsn_decap.h"
 
 #define BPF_FS TESTENV_BPF_FS
 
-/* Set by h_init() before the fork, so the guarding parent knows it too. */
+/* Set by h_init() before the fork, so the guarding parent knows them too. */
 static char pin_dir[64];
+static char decap_pin_dir[64];
 
 /* Parent side of the fork guard: never returns. */
 static void guard_parent(pid_t child)
@@ -43,6 +45,10 @@ static void guard_parent(pid_t child)
 	if (!access(pin_dir, F_OK)) {
 		fprintf(stderr, "harness: removing %s left behind by the test\n", pin_dir);
 		vsn_dp_unload(pin_dir);
+	}
+	if (!access(decap_pin_dir, F_OK)) {
+		fprintf(stderr, "harness: removing %s left behind by the test\n", decap_pin_dir);
+		vsn_decap_unload(decap_pin_dir);
 	}
 	if (WIFSIGNALED(st)) {
 		fprintf(stderr, "harness: test killed by signal %d\n", WTERMSIG(st));
@@ -60,6 +66,7 @@ static void sweep_stale(void)
 {
 	char path[sizeof(pin_dir)];
 	struct dirent *de;
+	bool decap;
 	DIR *d;
 	int pid, n;
 
@@ -67,12 +74,16 @@ static void sweep_stale(void)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (sscanf(de->d_name, "vsn-ptest-%d%n", &pid, &n) != 1 || de->d_name[n] ||
-		    pid <= 0 || !kill(pid, 0) || errno != ESRCH)
+		decap = sscanf(de->d_name, "vsn-ptest-decap-%d%n", &pid, &n) == 1;
+		if ((!decap && sscanf(de->d_name, "vsn-ptest-%d%n", &pid, &n) != 1) ||
+		    de->d_name[n] || pid <= 0 || !kill(pid, 0) || errno != ESRCH)
 			continue;
 		snprintf(path, sizeof(path), BPF_FS "/%s", de->d_name);
 		fprintf(stderr, "harness: removing %s, left by a test that was killed\n", path);
-		vsn_dp_unload(path);
+		if (decap)
+			vsn_decap_unload(path);
+		else
+			vsn_dp_unload(path);
 	}
 	closedir(d);
 }
@@ -83,6 +94,7 @@ int h_init(void)
 	int r;
 
 	snprintf(pin_dir, sizeof(pin_dir), BPF_FS "/vsn-ptest-%d", (int)guard);
+	snprintf(decap_pin_dir, sizeof(decap_pin_dir), BPF_FS "/vsn-ptest-decap-%d", (int)guard);
 	fflush(stdout);
 	fflush(stderr);
 	child = fork();
@@ -124,6 +136,11 @@ int h_init(void)
 	}
 	sweep_stale();
 	return 0;
+}
+
+const char *h_decap_pin_dir(void)
+{
+	return decap_pin_dir;
 }
 
 int h_open(struct h_env *env)

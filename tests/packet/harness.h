@@ -59,6 +59,14 @@ struct h_env {
  */
 int h_init(void);
 
+/*
+ * The pin directory for this process's decap program (vsn_decap_open() it
+ * there, vsn_decap_unload() it when done): BPF_FS/vsn-ptest-decap-<pid>.
+ * Like the forwarder's, the fork guard removes it however the test ended,
+ * and h_init() sweeps those of test processes that no longer exist.
+ */
+const char *h_decap_pin_dir(void);
+
 /* Load the forwarder under this process's pin directory. 0 or -errno. */
 int h_open(struct h_env *env);
 /* Close and unpin everything; safe on a half-opened or closed env. */

@@ -318,6 +318,59 @@ int pkt_build(const struct pkt_spec *s, struct pkt *ret)
 	return 0;
 }
 
+int pkt_encap(struct pkt *p, const struct pkt_spec *outer)
+{
+	struct pkt_spec s = {0};
+	struct pkt o; /* the outer header, built around a placeholder payload */
+	size_t l3 = p->off[PKT_AT_L3], pad = p->off[PKT_AT_PAD], hlen;
+	__u8 version;
+	int r;
+
+	if (l3 == PKT_NO_MARK || l3 < 2 || l3 >= p->len ||
+	    (outer->l3 != AF_INET && outer->l3 != AF_INET6))
+		return -EINVAL;
+	if (pad == PKT_NO_MARK || pad > p->len || pad < l3)
+		pad = p->len;
+	version = p->data[l3] >> 4;
+	if (!outer->l4 && version != 4 && version != 6)
+		return -EINVAL;
+	s.l3 = outer->l3;
+	s.saddr = outer->saddr;
+	s.daddr = outer->daddr;
+	s.l4 = outer->l4 ? outer->l4 : version == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	s.payload_len = pad - l3;
+	s.ip_version = outer->ip_version;
+	s.ihl = outer->ihl;
+	s.ip_opts = outer->ip_opts;
+	s.ip_opts_len = outer->ip_opts_len;
+	s.tot_len = outer->tot_len;
+	s.frag_off = outer->frag_off;
+	s.ttl = outer->ttl;
+	s.ip_id = outer->ip_id;
+	s.n_ext = outer->n_ext;
+	memcpy(s.ext, outer->ext, sizeof(s.ext));
+	s.payload_len6 = outer->payload_len6;
+	r = pkt_build(&s, &o);
+	if (r)
+		return r;
+	hlen = o.off[PKT_AT_PAYLOAD] - o.off[PKT_AT_L3];
+	if (p->len + hlen > PKT_CAP)
+		return -E2BIG;
+
+	memmove(p->data + l3 + hlen, p->data + l3, p->len - l3);
+	memcpy(p->data + l3, o.data + o.off[PKT_AT_L3], hlen);
+	put_be16(p->data + l3 - 2, outer->l3 == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	for (int m = PKT_AT_EXT0; m <= PKT_AT_EXT_LAST; m++)
+		p->off[m] =
+			o.off[m] == PKT_NO_MARK ? PKT_NO_MARK : o.off[m] - o.off[PKT_AT_L3] + l3;
+	p->off[PKT_AT_L4] = PKT_NO_MARK;
+	p->off[PKT_AT_PAYLOAD] = l3 + hlen;
+	p->off[PKT_AT_PAD] = pad + hlen;
+	p->len += hlen;
+	p->off[PKT_AT_END] = p->len;
+	return 0;
+}
+
 void pkt_hexdump(FILE *f, const char *title, const __u8 *data, size_t len, const __u8 *ref,
 		 size_t ref_len)
 {

@@ -106,6 +106,23 @@ struct pkt {
 /* Build s into *ret. 0, or -EINVAL (bad spec), -E2BIG (over PKT_CAP). */
 int pkt_build(const struct pkt_spec *s, struct pkt *ret);
 
+/*
+ * Wrap the IP datagram of a built packet p in an outer IPv4 or IPv6 header,
+ * as a node's ipip forwarding does: the outer header goes between p's
+ * Ethernet header (VLAN tags kept) and its IP header, and the innermost
+ * ethertype becomes the outer family's. The outer header comes from the IP
+ * fields of outer: l3, saddr, daddr, l4 (the outer protocol / next header;
+ * 0: 4 or 41 by the version of p's IP header), and IPv4 ip_version, ihl,
+ * ip_opts, tot_len, frag_off, ttl, ip_id or IPv6 n_ext, ext, payload_len6
+ * (0: computed, as pkt_build), with the IPv4 header checksum. p's Ethernet
+ * padding stays after the datagram. Afterwards PKT_AT_L3 marks the outer
+ * header, PKT_AT_PAYLOAD the inner IP header, PKT_AT_PAD the end of the
+ * outer datagram, PKT_AT_EXT* the outer extension headers; there is no
+ * PKT_AT_L4. 0, or -EINVAL (bad spec, p has no IP header), -E2BIG (over
+ * PKT_CAP).
+ */
+int pkt_encap(struct pkt *p, const struct pkt_spec *outer);
+
 /* Where header m starts, or PKT_NO_MARK. */
 size_t pkt_mark(const struct pkt *p, enum pkt_mark m);
 
