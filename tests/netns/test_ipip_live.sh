@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Live ipip forwarding: real TCP from the client namespace to nginx on an SLB host, through the
+# node's XDP forwarder (IPv4-in-IPv4, IPv6-in-IPv6) and the SLB host's vsn decap program, set up
+# with vsn-slb. Topology: tests/netns/lib.sh, with a node-to-SLB underlay MTU of 1600 (room for
+# the outer header, as real underlays have). Root only (exit 77 otherwise). TAP lines, closing
+# with "N passed, M failed".
+set -u
+
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CURLS=5
+UNDERLAY_MTU=1600
+OUT=
+
+expect_ok() {
+	OUT=$("$@" 2>&1) || vsn_fail "failed ($?): $* -> $OUT"
+}
+
+expect_grep() {
+	grep -qF -- "$1" <<<"$OUT" || vsn_fail "expected '$1' in: $OUT"
+}
+
+expect_page() {
+	expect_ok vsn_curl "$1" || return 1
+	[ "$OUT" = "$SLB_BODY" ] || vsn_fail "$1 answered '$OUT', not '$SLB_BODY'"
+}
+
+underlay_mtu() { # MTU: on both ends of the node-to-SLB link
+	vsn_ns "$NS_NODE" ip link set dev "$IF_NODE_SLB" mtu "$1" &&
+		vsn_ns "$NS_SLB" ip link set dev eth0 mtu "$1"
+}
+
+write_policy() {
+	cat >"$1" <<EOF
+slbs:
+  - {id: 1, address: $SLB4, forward: ipip}
+  - {id: 2, address: "$SLB6", forward: ipip}
+policies:
+  - {id: 1, service: 1, vip: $VIP4, proto: tcp, port: 80, slb: 1}
+  - {id: 2, service: 2, vip: "$VIP6", proto: tcp, port: 80, slb: 2}
+EOF
+}
+
+# Forwarder and decap counters, in one snapshot file each.
+snapshot() {
+	vsn_dpctl counters --json >"$VSN_STATE_DIR/$1.fwd" &&
+		vsn_slb show --json >"$VSN_STATE_DIR/$1.slb"
+}
+
+fwd_delta() { vsn_cnt_delta "$VSN_STATE_DIR/$1.fwd" "$VSN_STATE_DIR/$2.fwd" "$3" "$4"; }
+
+decap_delta() {
+	local a b
+
+	a=$(vsn_decap_cnt "$VSN_STATE_DIR/$1.slb" "$3") || return 1
+	b=$(vsn_decap_cnt "$VSN_STATE_DIR/$2.slb" "$3") || return 1
+	echo $((b - a))
+}
+
+# ---- the checks ----
+
+slb_host_setup() {
+	expect_ok vsn_slb setup --dev eth0 --node "$NODE_S4" --node "$NODE_S6" --vip "$VIP4" \
+		--vip "$VIP6"
+}
+
+node_setup() {
+	expect_ok vsn_dpctl attach "$IF_NODE_CLIENT" || return 1
+	expect_ok vsn_dpctl underlay "$NODE_S4" "$NODE_S6" || return 1
+	expect_grep "underlay ipv4 $NODE_S4, ipv6 $NODE_S6" || return 1
+	write_policy "$VSN_STATE_DIR/ipip.yaml"
+	expect_ok vsn_dpctl apply "$VSN_STATE_DIR/ipip.yaml" || return 1
+	expect_ok vsn_dpctl show || return 1
+	expect_grep "slb 1 $SLB4 ipip up via ifindex " && expect_grep "mtu $UNDERLAY_MTU" &&
+		expect_grep "slb 2 $SLB6 ipip up via ifindex "
+}
+
+# Every client packet the node encapsulated was decapsulated by the SLB host, and answered.
+curl_through_ipip() { # URL FAMILY(v4|v6) POLICY
+	local i fwd dec
+
+	snapshot before || return 1
+	for i in $(seq 1 "$CURLS"); do
+		expect_page "$1" || return 1
+	done
+	snapshot after || return 1
+	fwd=$(fwd_delta before after policy "$3") || return 1
+	dec=$(decap_delta before after "decap_$2") || return 1
+	vsn_note "$CURLS requests to $1: $fwd packets encapsulated, $dec decapsulated"
+	[ "$fwd" -ge $((CURLS * 4)) ] || vsn_fail "only $fwd packets forwarded" || return 1
+	[ "$fwd" -eq "$dec" ] || vsn_fail "forwarded $fwd, decapsulated $dec"
+}
+
+curl_vip4_ipip() { curl_through_ipip "http://$VIP4/" v4 1; }
+curl_vip6_ipip() { curl_through_ipip "http://[$VIP6]/" v6 2; }
+
+# Full-size client packets (1500 bytes) fit the underlay once encapsulated (1520 / 1540):
+# 300 kB uploads cross whole, some 200 full-size segments each, none passed as too big.
+upload_full_size_packets() {
+	local url code n
+
+	head -c 300000 /dev/zero >"$VSN_STATE_DIR/upload"
+	snapshot before || return 1
+	for url in "http://$VIP4/" "http://[$VIP6]/"; do
+		code=$(vsn_ns "$NS_CLIENT" curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
+			--data-binary @"$VSN_STATE_DIR/upload" "$url") ||
+			vsn_fail "upload to $url failed" || return 1
+		[ "$code" -ge 200 ] && [ "$code" -lt 500 ] ||
+			vsn_fail "upload to $url: HTTP $code" || return 1
+	done
+	snapshot after || return 1
+	for n in 1 2; do
+		[ "$(fwd_delta before after policy $n)" -ge 200 ] ||
+			vsn_fail "policy $n forwarded $(fwd_delta before after policy $n) packets" ||
+			return 1
+	done
+	[ "$(fwd_delta before after reason pass_too_big)" -eq 0 ] ||
+		vsn_fail "packets passed as too big"
+}
+
+# With an underlay MTU of 1500, full-size packets no longer fit: passed and counted, not sent.
+too_big_passed_to_kernel() {
+	local big
+
+	underlay_mtu 1500 || return 1
+	expect_ok vsn_dpctl resolve || return 1
+	expect_ok vsn_dpctl show || return 1
+	expect_grep "slb 1 $SLB4 ipip up via ifindex " && expect_grep "mtu 1500" || return 1
+	snapshot before || return 1
+	vsn_ns "$NS_CLIENT" curl -sS -o /dev/null --max-time 3 \
+		--data-binary @"$VSN_STATE_DIR/upload" "http://$VIP4/" >/dev/null 2>&1
+	snapshot after || return 1
+	big=$(fwd_delta before after reason pass_too_big) || return 1
+	vsn_note "$big full-size packets passed to the node's kernel as too big"
+	[ "$big" -gt 0 ] || vsn_fail "no packet counted as too big" || return 1
+	underlay_mtu "$UNDERLAY_MTU" && expect_ok vsn_dpctl resolve && expect_page "http://$VIP4/"
+}
+
+# The SLB host refuses encapsulated packets from a node it does not allow.
+unknown_node_refused() {
+	local dropped
+
+	expect_ok vsn_slb disallow "$NODE_S4" || return 1
+	snapshot before || return 1
+	vsn_ns "$NS_CLIENT" curl -sS -o /dev/null --max-time 2 "http://$VIP4/" >/dev/null 2>&1 &&
+		vsn_fail "answered through a refused node" && return 1
+	snapshot after || return 1
+	dropped=$(decap_delta before after drop_not_allowed) || return 1
+	[ "$dropped" -gt 0 ] || vsn_fail "nothing counted as drop_not_allowed" || return 1
+	expect_ok vsn_slb allow "$NODE_S4" && expect_page "http://$VIP4/"
+}
+
+slb_host_teardown() {
+	expect_ok vsn_slb teardown --dev eth0 --vip "$VIP4" --vip "$VIP6" || return 1
+	[ ! -e "$SLB_PIN_DIR" ] || vsn_fail "$SLB_PIN_DIR is still there"
+}
+
+main() {
+	local t0=$SECONDS
+
+	vsn_require
+	[ -x "$VSN_SLB" ] || {
+		echo "error: $VSN_SLB is not built (make all)" >&2
+		exit 1
+	}
+	vsn_bpffs_ensure || exit 1
+	vsn_state_init || exit 1
+	vsn_trap_cleanup
+	vsn_tap_init
+	: >"$VSN_STATE_DIR/slb.log"
+	vsn_topology_build "vsni$$-" "/sys/fs/bpf/vsni$$" || {
+		echo "Bail out! cannot build the topology"
+		exit 1
+	}
+	SLB_PIN_DIR=/sys/fs/bpf/vsni$$-decap
+	vsn_register pindir "$SLB_PIN_DIR"
+	underlay_mtu "$UNDERLAY_MTU" && vsn_nginx_start || {
+		echo "Bail out! cannot set the underlay MTU or start nginx"
+		exit 1
+	}
+	vsn_note "topology $NS_CLIENT / $NS_NODE / $NS_SLB ready in $((SECONDS - t0)) s"
+
+	vsn_tap slb_host_setup
+	vsn_tap node_setup
+	vsn_tap curl_vip4_ipip
+	vsn_tap curl_vip6_ipip
+	vsn_tap upload_full_size_packets
+	vsn_tap too_big_passed_to_kernel
+	vsn_tap unknown_node_refused
+	vsn_tap slb_host_teardown
+	vsn_note "took $((SECONDS - t0)) s"
+	vsn_tap_done
+}
+
+main "$@"
