@@ -32,6 +32,10 @@ enum bench_case {
 	CASE_TCP_SYN_IPV6_L2,
 	CASE_MISS,
 	CASE_TCP_SYN_L2_SPREAD,
+	CASE_TCP_SYN_IPIP,
+	CASE_UDP_IPIP,
+	CASE_TCP_SYN_IPV6_IPIP,
+	CASE_TCP_SYN_IPIP_SPREAD,
 	CASE_MAX,
 };
 
@@ -57,12 +61,14 @@ enum bench_extra {
 
 /*
  * The shape of a set of n policies: n_tcp4 IPv4 VIPs from BENCH_VIP4_BASE
- * upward, each with tcp/80 (policy id = VIP index), then the extras.
+ * upward, each with tcp/80 (policy id = VIP index), then the extras; all
+ * to l2 SLBs, or all to the ipip SLB of their family.
  */
 struct bench_layout {
 	__u32 n;
 	unsigned int extras; /* enum bench_extra bits */
 	__u32 n_tcp4;
+	enum vsn_forward forward;
 };
 
 #define BENCH_VIP4_BASE 0x0a000000u /* 10.0.0.0 */
@@ -81,13 +87,31 @@ struct bench_layout {
 extern const __u8 bench_slb_dmac[6], bench_slb_smac[6];
 extern const __u8 bench_client_mac[6], bench_node_mac[6];
 
+/*
+ * Two ipip SLBs, one per family (ipip is 4-in-4 and 6-in-6), on one host
+ * behind BENCH_IPIP_IF, a veth with an MTU of 9000 in the namespace; their
+ * next hops are resolved (a permanent neighbour entry), so their entries
+ * carry that MTU. The ipip cases come in on BENCH_IPIP_IF: a hit is XDP_TX.
+ */
+#define BENCH_SLB_IPIP4 3
+#define BENCH_SLB_IPIP6 4
+#define BENCH_IPIP_IF "vb0"
+#define BENCH_IPIP_PEER "vb1"
+#define BENCH_IPIP_MTU 9000
+#define BENCH_UNDERLAY4 "198.18.0.1"
+#define BENCH_UNDERLAY6 "2001:db8:18::1"
+#define BENCH_SLB_IPIP4_ADDR "198.18.0.2"
+#define BENCH_SLB_IPIP6_ADDR "2001:db8:18::2"
+extern const __u8 bench_ipip_dmac[6], bench_ipip_smac[6];
+
 /* The forwarder under test and what its running set is. */
 struct bench_env {
 	struct vsn_dp *dp;
 	char pin_dir[64];
 	__u64 generation;	     /* of the running set */
 	struct bench_layout running; /* n == 0: not a layout of ours */
-	__u32 running_slb;
+	__u32 running_slb;	     /* of its IPv4 policies */
+	__u32 ipip_ifindex;	     /* BENCH_IPIP_IF */
 };
 
 extern volatile sig_atomic_t bench_stop;
@@ -102,10 +126,11 @@ double bench_median(double *v, int n);
 double bench_now_ns(void);
 
 /* policies.c */
-void bench_layout(__u32 n, unsigned int need, struct bench_layout *ret);
+void bench_layout(__u32 n, unsigned int need, enum vsn_forward forward, struct bench_layout *ret);
 bool bench_layout_equal(const struct bench_layout *a, const struct bench_layout *b);
-int bench_set_build(const struct bench_layout *l, __u32 slb_id, struct vsn_dp_policy **ret,
-		    size_t *ret_n);
+/* IPv4 VIPs go to slb4, the IPv6 VIP to slb6. */
+int bench_set_build(const struct bench_layout *l, __u32 slb4, __u32 slb6,
+		    struct vsn_dp_policy **ret, size_t *ret_n);
 /* Apply the layout's set with a new generation unless it already runs. */
 int bench_set_ensure(struct bench_env *env, const struct bench_layout *l);
 void bench_vip6(__u8 ret[16]);
@@ -120,6 +145,12 @@ struct bench_pkt {
 void bench_pkt_tcp4(struct bench_pkt *p, __u32 daddr, __u16 dport);
 void bench_pkt_udp4(struct bench_pkt *p, __u32 daddr, __u16 dport);
 void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport);
+/*
+ * The frame the forwarder must make of in when it forwards it by ipip to
+ * the ipip SLB of in's family: Ethernet to bench_ipip_dmac, the outer
+ * header from the underlay address, in's IP packet with TTL - 1.
+ */
+void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret);
 
 /* dataplane.c, swap.c */
 extern const char *const bench_case_names[CASE_MAX];

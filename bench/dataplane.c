@@ -7,12 +7,15 @@
  * Every run is checked, outside the timed call: the verdict, the output
  * packet, and the forwarder's reason counter, which must move by exactly
  * the number of repetitions (the floor's runs must not move it at all).
+ * An ipip case's output must be the original packet encapsulated exactly
+ * once, byte for byte.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -31,6 +34,10 @@ const char *const bench_case_names[CASE_MAX] = {
 	[CASE_TCP_SYN_IPV6_L2] = "tcp_syn_ipv6_l2",
 	[CASE_MISS] = "miss",
 	[CASE_TCP_SYN_L2_SPREAD] = "tcp_syn_l2_spread",
+	[CASE_TCP_SYN_IPIP] = "tcp_syn_ipip",
+	[CASE_UDP_IPIP] = "udp_ipip",
+	[CASE_TCP_SYN_IPV6_IPIP] = "tcp_syn_ipv6_ipip",
+	[CASE_TCP_SYN_IPIP_SPREAD] = "tcp_syn_ipip_spread",
 };
 
 struct case_def {
@@ -38,14 +45,22 @@ struct case_def {
 	enum vsn_reason reason; /* moves by one per repetition */
 	int verdict;
 	bool spread;
+	enum vsn_forward forward; /* of the set's SLBs */
 };
 
+#define L2 VSN_FORWARD_L2
+#define IPIP VSN_FORWARD_IPIP
+
 static const struct case_def case_defs[CASE_MAX] = {
-	[CASE_TCP_SYN_L2] = {0, VSN_FWD_TX, XDP_TX, false},
-	[CASE_UDP_L2] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false},
-	[CASE_TCP_SYN_IPV6_L2] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false},
-	[CASE_MISS] = {0, VSN_PASS_NO_VIP, XDP_PASS, false},
-	[CASE_TCP_SYN_L2_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true},
+	[CASE_TCP_SYN_L2] = {0, VSN_FWD_TX, XDP_TX, false, L2},
+	[CASE_UDP_L2] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, L2},
+	[CASE_TCP_SYN_IPV6_L2] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, L2},
+	[CASE_MISS] = {0, VSN_PASS_NO_VIP, XDP_PASS, false, L2},
+	[CASE_TCP_SYN_L2_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, L2},
+	[CASE_TCP_SYN_IPIP] = {0, VSN_FWD_TX, XDP_TX, false, IPIP},
+	[CASE_UDP_IPIP] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, IPIP},
+	[CASE_TCP_SYN_IPV6_IPIP] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, IPIP},
+	[CASE_TCP_SYN_IPIP_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, IPIP},
 };
 
 /* One case at one size: its wrapper, the programs for slot 0, its input. */
@@ -56,7 +71,9 @@ struct measure {
 	const struct case_def *c;
 	struct bench_bpf *skel;
 	int wrap_fd, target_fd, floor_fd, fwd_fd;
+	__u32 ingress; /* ifindex: where the SLB's egress is, so a hit is XDP_TX */
 	struct bench_pkt pkt;
+	struct bench_pkt want; /* ipip: the output (spread: for the first VIP) */
 	struct bench_layout layout;
 	__u32 spread_n;
 	/* Spread check: bounds on the hits of each VIP over all case runs. */
@@ -106,11 +123,43 @@ static int counter(struct measure *m, enum vsn_counter_kind kind, __u32 id, __u6
 	return 0;
 }
 
+/*
+ * An ipip output must be the original packet encapsulated exactly once: a
+ * repetition that saw what the previous one left behind (an encapsulated
+ * packet, or the packet start moved by the previous encapsulation) would
+ * leave another frame. For the spread, the frame for the VIP that the last
+ * repetition went to, as the wrapper rewrote it (its IPv4 checksum as it was).
+ */
+static int check_ipip(struct measure *m, const __u8 *out, __u32 len)
+{
+	const char *name = bench_case_names[m->id];
+	struct bench_pkt in = m->pkt, want = m->want;
+	__u32 vip;
+
+	if (m->spread_n && len == want.len) {
+		memcpy(&vip, out + want.daddr_off, 4);
+		if (ntohl(vip) - BENCH_VIP4_BASE >= m->spread_n)
+			return bench_err(0, "%s: the inner destination is no VIP of the table",
+					 name);
+		memcpy(in.data + in.daddr_off, &vip, 4);
+		bench_pkt_ipip(&in, &want);
+	}
+	if (len != want.len || memcmp(out, want.data, len))
+		return bench_err(0,
+				 "%s: the output (%u bytes) is not the input encapsulated once "
+				 "(%u bytes)",
+				 name, len, want.len);
+	return 0;
+}
+
 /* What the output of one run must look like. */
 static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 len)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)out;
 	__u8 dmac[6];
+
+	if (!floor && m->c->forward == VSN_FORWARD_IPIP)
+		return check_ipip(m, out, len);
 
 	if (len != m->pkt.len)
 		return bench_err(0, "%s: output is %u bytes, input %u", bench_case_names[m->id],
@@ -143,10 +192,11 @@ static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 le
  */
 static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 {
-	__u8 out[BENCH_MAX_PKT + 64];
+	/* Room for all the XDP headroom (256 bytes) a program may grow the packet into. */
+	__u8 out[BENCH_MAX_PKT + 256 + 64];
 	struct xdp_md md = {
 		.data_end = m->pkt.len,
-		.ingress_ifindex = BENCH_IFINDEX_LO,
+		.ingress_ifindex = m->ingress,
 	};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = m->pkt.data, .data_size_in = m->pkt.len,
 		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &md,
@@ -173,9 +223,13 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 	if (r)
 		return r;
 	if (o.retval != (__u32)(floor ? XDP_TX : m->c->verdict))
-		return bench_err(0, "%s: verdict %u, want %d (%s)", what, o.retval,
-				 floor ? XDP_TX : m->c->verdict,
-				 o.retval == XDP_ABORTED ? "the wrapper failed" : "wrong path");
+		return bench_err(0,
+				 "%s: verdict %u, want %d (%s; %s moved by %llu in %u "
+				 "repetitions, the output is %u bytes)",
+				 what, o.retval, floor ? XDP_TX : m->c->verdict,
+				 o.retval == XDP_ABORTED ? "the wrapper failed" : "wrong path",
+				 vsn_reason_name(m->c->reason),
+				 (unsigned long long)(after - before), repeat, o.data_size_out);
 	want = floor ? 0 : repeat;
 	if (after - before != want)
 		return bench_err(0,
@@ -224,9 +278,11 @@ static void packet_make(struct measure *m)
 
 	switch (m->id) {
 	case CASE_UDP_L2:
+	case CASE_UDP_IPIP:
 		bench_pkt_udp4(&m->pkt, BENCH_VIP4_UDP, BENCH_UDP_PORT);
 		break;
 	case CASE_TCP_SYN_IPV6_L2:
+	case CASE_TCP_SYN_IPV6_IPIP:
 		bench_vip6(vip6);
 		bench_pkt_tcp6(&m->pkt, vip6, BENCH_TCP_PORT);
 		break;
@@ -234,12 +290,18 @@ static void packet_make(struct measure *m)
 		bench_pkt_tcp4(&m->pkt, BENCH_NO_VIP4, BENCH_TCP_PORT);
 		break;
 	case CASE_TCP_SYN_L2_SPREAD:
+	case CASE_TCP_SYN_IPIP_SPREAD:
 		bench_pkt_tcp4(&m->pkt, BENCH_VIP4_BASE, BENCH_TCP_PORT);
 		break;
 	default:
 		/* One VIP from the middle of the table. */
 		bench_pkt_tcp4(&m->pkt, BENCH_VIP4_BASE + m->layout.n_tcp4 / 2, BENCH_TCP_PORT);
 		break;
+	}
+	m->ingress = BENCH_IFINDEX_LO;
+	if (m->c->forward == VSN_FORWARD_IPIP) {
+		m->ingress = m->env->ipip_ifindex;
+		bench_pkt_ipip(&m->pkt, &m->want);
 	}
 }
 
@@ -287,7 +349,7 @@ static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum ben
 	__u64 v0[SPREAD_SAMPLES], v1[SPREAD_SAMPLES];
 	int n_ids = 0, r;
 
-	bench_layout(n, m.c->need, &m.layout);
+	bench_layout(n, m.c->need, m.c->forward, &m.layout);
 	r = bench_set_ensure(env, &m.layout);
 	if (r)
 		return r;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where the benchmark runs: its own network namespace (so ifindex 1 is a
- * private lo and nothing touches the host's interfaces), a bpffs, one CPU,
- * and a fresh forwarder pinned under a directory of its own.
+ * private lo and nothing touches the host's interfaces; a veth pair there
+ * leads to the ipip SLBs), a bpffs, one CPU, and a fresh forwarder pinned
+ * under a directory of its own.
  */
 #include <errno.h>
 #include <sched.h>
@@ -30,6 +31,29 @@ const __u8 bench_slb_dmac[6] = {0x02, 0x00, 0x00, 0x00, 0x0a, 0x01};
 const __u8 bench_slb_smac[6] = {0x02, 0x00, 0x00, 0x00, 0x0a, 0x02};
 const __u8 bench_client_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x01};
 const __u8 bench_node_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x02};
+const __u8 bench_ipip_dmac[6] = {0x02, 0x00, 0x00, 0x00, 0x0b, 0x01};
+const __u8 bench_ipip_smac[6] = {0x02, 0x00, 0x00, 0x00, 0x0b, 0x02};
+
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+/* BENCH_IPIP_IF and the SLB host behind it (its MACs are the ones above). */
+static const char ipip_if_setup[] = "ip link add name " BENCH_IPIP_IF " mtu " XSTR(
+	BENCH_IPIP_MTU) " address 02:00:00:00:0b:02 type veth peer name " BENCH_IPIP_PEER
+			" mtu " XSTR(BENCH_IPIP_MTU) " && "
+						     "ip link set dev " BENCH_IPIP_IF
+						     " up && ip link set dev " BENCH_IPIP_PEER
+						     " up && "
+						     "ip addr add " BENCH_UNDERLAY4
+						     "/24 dev " BENCH_IPIP_IF " && "
+						     "ip -6 addr add " BENCH_UNDERLAY6
+						     "/64 dev " BENCH_IPIP_IF " nodad && "
+						     "ip neigh add " BENCH_SLB_IPIP4_ADDR
+						     " lladdr 02:00:00:00:0b:01 dev " BENCH_IPIP_IF
+						     " nud permanent && "
+						     "ip -6 neigh add " BENCH_SLB_IPIP6_ADDR
+						     " lladdr 02:00:00:00:0b:01 dev " BENCH_IPIP_IF
+						     " nud permanent";
 
 int bench_err(int r, const char *fmt, ...)
 {
@@ -91,6 +115,9 @@ int bench_env_setup(const struct bench_cfg *cfg)
 	r = testenv_link_up("lo");
 	if (r)
 		return bench_err(r, "cannot bring lo up in the namespace");
+	if (system(ipip_if_setup))
+		return bench_err(0, "cannot set up %s, the ipip SLBs' interface (needs ip(8))",
+				 BENCH_IPIP_IF);
 	r = testenv_bpffs_ensure(BPF_FS_DIR);
 	if (r > 0)
 		bench_progress("mounted a bpffs at %s", BPF_FS_DIR);
@@ -123,6 +150,51 @@ static int slb_define(struct vsn_dp *dp, __u32 id)
 	return vsn_dp_slb_set(dp, &slb);
 }
 
+/*
+ * An ipip SLB, resolved like an operator's (route and neighbour of the
+ * namespace), so that its entry carries BENCH_IPIP_IF's MTU.
+ */
+static int slb_ipip_define(struct bench_env *env, __u32 id, const char *addr)
+{
+	struct vsn_dp_slb slb = {.id = id, .forward = VSN_FORWARD_IPIP, .state = VSN_SLB_UP};
+	struct vsn_slb e;
+	int r;
+
+	r = vsn_addr_parse(addr, &slb.addr);
+	if (!r)
+		r = vsn_dp_slb_set(env->dp, &slb);
+	if (!r)
+		r = vsn_dp_slb_get(env->dp, id, &e);
+	if (r)
+		return bench_err(r, "cannot define the ipip SLB %u (%s)", id, addr);
+	if (e.ifindex != env->ipip_ifindex || e.mtu != BENCH_IPIP_MTU ||
+	    memcmp(e.dmac, bench_ipip_dmac, 6) || memcmp(e.smac, bench_ipip_smac, 6))
+		return bench_err(0, "ipip SLB %u resolved to ifindex %u, mtu %u: not %s, mtu %d",
+				 id, e.ifindex, e.mtu, BENCH_IPIP_IF, BENCH_IPIP_MTU);
+	return 0;
+}
+
+static int ipip_define(struct bench_env *env)
+{
+	struct vsn_addr u4, u6;
+	int r;
+
+	env->ipip_ifindex = if_nametoindex(BENCH_IPIP_IF);
+	if (!env->ipip_ifindex)
+		return bench_err(-errno, "no %s", BENCH_IPIP_IF);
+	r = slb_ipip_define(env, BENCH_SLB_IPIP4, BENCH_SLB_IPIP4_ADDR);
+	if (!r)
+		r = slb_ipip_define(env, BENCH_SLB_IPIP6, BENCH_SLB_IPIP6_ADDR);
+	if (r)
+		return r;
+	r = vsn_addr_parse(BENCH_UNDERLAY4, &u4);
+	if (!r)
+		r = vsn_addr_parse(BENCH_UNDERLAY6, &u6);
+	if (!r)
+		r = vsn_dp_underlay_set(env->dp, &u4, &u6);
+	return r ? bench_err(r, "cannot set the underlay addresses") : 0;
+}
+
 /* Load a fresh forwarder able to hold max_policies policies. */
 int bench_env_load(struct bench_env *env, __u32 max_policies)
 {
@@ -143,7 +215,7 @@ int bench_env_load(struct bench_env *env, __u32 max_policies)
 		r = slb_define(env->dp, BENCH_SLB_B);
 	if (r)
 		return bench_err(r, "cannot define the benchmark's SLBs");
-	return 0;
+	return ipip_define(env);
 }
 
 void bench_env_unload(struct bench_env *env)

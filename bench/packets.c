@@ -2,7 +2,8 @@
 /*
  * The test packets: client to VIP, as a network node receives them, with
  * valid IP and L4 checksums (the forwarder checks neither, but a packet
- * should look like one off the wire).
+ * should look like one off the wire); and what ipip forwarding must make of
+ * them, built here independently of the forwarder.
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -132,4 +133,82 @@ void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport)
 	tcp->check = l4_csum6(ip6, tcp, sizeof(*tcp));
 	p->len = (__u8 *)(tcp + 1) - p->data;
 	p->daddr_off = (__u8 *)&ip6->daddr - p->data;
+}
+
+/* RFC 1624 (eqn. 3): the checksum hc after one 16-bit word changes from m to m_new. */
+static __u16 csum_update(__u16 hc, __u16 m, __u16 m_new)
+{
+	__u32 sum = (__u16)~hc + (__u16)~m + m_new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
+}
+
+/*
+ * The outer flow label, as bpf/parse.h defines the flow hash: the IPv6
+ * source address's four 32-bit words xor'ed, then (source port << 16) ^
+ * destination port, every field read raw (network order) in the host's
+ * byte order, as the program reads it; the low 20 bits.
+ */
+static __u32 flow_label6(const __u8 *ip6)
+{
+	__u32 w, flow = 0;
+	__u16 sport, dport;
+
+	for (int i = 0; i < 4; i++) {
+		memcpy(&w, ip6 + 8 + 4 * i, 4);
+		flow ^= w;
+	}
+	memcpy(&sport, ip6 + 40, 2);
+	memcpy(&dport, ip6 + 42, 2);
+	flow ^= ((__u32)sport << 16) ^ dport;
+	return flow & 0xfffff;
+}
+
+void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret)
+{
+	const struct ethhdr *ieth = (const struct ethhdr *)in->data;
+	bool v6 = ieth->h_proto == htons(ETH_P_IPV6);
+	__u32 hlen = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	__u32 ilen = in->len - ETH_HLEN;
+	struct ethhdr *eth = (struct ethhdr *)ret->data;
+	__u8 *outer = ret->data + ETH_HLEN, *inner = outer + hlen;
+
+	memset(ret, 0, sizeof(*ret));
+	memcpy(eth->h_dest, bench_ipip_dmac, ETH_ALEN);
+	memcpy(eth->h_source, bench_ipip_smac, ETH_ALEN);
+	eth->h_proto = ieth->h_proto;
+	memcpy(inner, in->data + ETH_HLEN, ilen);
+	if (v6) {
+		struct ipv6hdr *o6 = (struct ipv6hdr *)outer, *i6 = (struct ipv6hdr *)inner;
+		__u32 tclass = (inner[0] & 0xf) << 4 | inner[1] >> 4;
+
+		*(__be32 *)o6 = htonl(6u << 28 | tclass << 20 | flow_label6(inner));
+		o6->payload_len = htons(ilen);
+		o6->nexthdr = 41; /* IPv6 */
+		o6->hop_limit = 64;
+		inet_pton(AF_INET6, BENCH_UNDERLAY6, &o6->saddr);
+		inet_pton(AF_INET6, BENCH_SLB_IPIP6_ADDR, &o6->daddr);
+		i6->hop_limit--;
+	} else {
+		struct iphdr *o4 = (struct iphdr *)outer, *i4 = (struct iphdr *)inner;
+		__u16 word = i4->ttl << 8 | i4->protocol;
+
+		/* A router's update: a checksum wrong before (the spread's rewrite) stays wrong. */
+		i4->ttl--;
+		i4->check = htons(csum_update(ntohs(i4->check), word, word - 0x100));
+		o4->version = 4;
+		o4->ihl = 5;
+		o4->tos = i4->tos;
+		o4->tot_len = htons(sizeof(*o4) + ilen);
+		o4->frag_off = i4->frag_off & htons(0x4000); /* DF */
+		o4->ttl = 64;
+		o4->protocol = 4; /* IPIP */
+		inet_pton(AF_INET, BENCH_UNDERLAY4, &o4->saddr);
+		inet_pton(AF_INET, BENCH_SLB_IPIP4_ADDR, &o4->daddr);
+		o4->check = csum_fold(csum_add(0, o4, sizeof(*o4)));
+	}
+	ret->len = ETH_HLEN + hlen + ilen;
+	ret->daddr_off = in->daddr_off + hlen;
 }

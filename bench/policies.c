@@ -4,7 +4,8 @@
  * (10.0.0.0 upward, each with one tcp/80 policy) plus, counted within n,
  * one IPv4 VIP with udp/53 and one IPv6 VIP with tcp/80, so that every case
  * finds its policy. Below 3 policies a set holds only the extra its case
- * needs.
+ * needs. An l2 set sends every policy to one SLB; an ipip set sends the
+ * IPv4 VIPs to the IPv4 ipip SLB and the IPv6 VIP to the IPv6 one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ void bench_vip6(__u8 ret[16])
 	inet_pton(AF_INET6, BENCH_VIP6, ret);
 }
 
-void bench_layout(__u32 n, unsigned int need, struct bench_layout *ret)
+void bench_layout(__u32 n, unsigned int need, enum vsn_forward forward, struct bench_layout *ret)
 {
 	unsigned int extras = n >= 3 ? BENCH_EXTRA_UDP | BENCH_EXTRA_V6 : need;
 	__u32 k = __builtin_popcount(extras);
@@ -28,11 +29,13 @@ void bench_layout(__u32 n, unsigned int need, struct bench_layout *ret)
 	ret->n = n;
 	ret->extras = extras;
 	ret->n_tcp4 = n > k ? n - k : 0;
+	ret->forward = forward;
 }
 
 bool bench_layout_equal(const struct bench_layout *a, const struct bench_layout *b)
 {
-	return a->n == b->n && a->extras == b->extras && a->n_tcp4 == b->n_tcp4;
+	return a->n == b->n && a->extras == b->extras && a->n_tcp4 == b->n_tcp4 &&
+	       a->forward == b->forward;
 }
 
 static void policy_fill(struct vsn_dp_policy *p, __u32 id, __u8 proto, __u16 port, __u32 slb_id)
@@ -45,8 +48,8 @@ static void policy_fill(struct vsn_dp_policy *p, __u32 id, __u8 proto, __u16 por
 	p->service_id = id % VSN_DEFAULT_MAX_SERVICES;
 }
 
-int bench_set_build(const struct bench_layout *l, __u32 slb_id, struct vsn_dp_policy **ret,
-		    size_t *ret_n)
+int bench_set_build(const struct bench_layout *l, __u32 slb4, __u32 slb6,
+		    struct vsn_dp_policy **ret, size_t *ret_n)
 {
 	struct vsn_dp_policy *v = calloc(l->n ? l->n : 1, sizeof(*v));
 	__u32 i = 0;
@@ -58,20 +61,20 @@ int bench_set_build(const struct bench_layout *l, __u32 slb_id, struct vsn_dp_po
 
 		v[i].vip.family = AF_INET;
 		memcpy(v[i].vip.bytes, &a, 4);
-		policy_fill(&v[i], i, IPPROTO_TCP, BENCH_TCP_PORT, slb_id);
+		policy_fill(&v[i], i, IPPROTO_TCP, BENCH_TCP_PORT, slb4);
 	}
 	if (l->extras & BENCH_EXTRA_UDP) {
 		__u32 a = htonl(BENCH_VIP4_UDP);
 
 		v[i].vip.family = AF_INET;
 		memcpy(v[i].vip.bytes, &a, 4);
-		policy_fill(&v[i], i, IPPROTO_UDP, BENCH_UDP_PORT, slb_id);
+		policy_fill(&v[i], i, IPPROTO_UDP, BENCH_UDP_PORT, slb4);
 		i++;
 	}
 	if (l->extras & BENCH_EXTRA_V6) {
 		v[i].vip.family = AF_INET6;
 		bench_vip6(v[i].vip.bytes);
-		policy_fill(&v[i], i, IPPROTO_TCP, BENCH_TCP_PORT, slb_id);
+		policy_fill(&v[i], i, IPPROTO_TCP, BENCH_TCP_PORT, slb6);
 		i++;
 	}
 	*ret = v;
@@ -81,6 +84,8 @@ int bench_set_build(const struct bench_layout *l, __u32 slb_id, struct vsn_dp_po
 
 int bench_set_ensure(struct bench_env *env, const struct bench_layout *l)
 {
+	bool ipip = l->forward == VSN_FORWARD_IPIP;
+	__u32 slb4 = ipip ? BENCH_SLB_IPIP4 : BENCH_SLB_A;
 	struct vsn_dp_policy *v;
 	struct vsn_dp_set set;
 	size_t n, bad = 0;
@@ -89,7 +94,7 @@ int bench_set_ensure(struct bench_env *env, const struct bench_layout *l)
 
 	if (env->running.n && bench_layout_equal(&env->running, l))
 		return 0;
-	r = bench_set_build(l, BENCH_SLB_A, &v, &n);
+	r = bench_set_build(l, slb4, ipip ? BENCH_SLB_IPIP6 : BENCH_SLB_A, &v, &n);
 	if (r)
 		return bench_err(r, "cannot build a set of %u policies", l->n);
 	set = (struct vsn_dp_set){
@@ -102,9 +107,10 @@ int bench_set_ensure(struct bench_env *env, const struct bench_layout *l)
 	free(v);
 	if (r)
 		return bench_err(r, "cannot apply a set of %u policies (policy %zu)", l->n, bad);
-	bench_progress("applied a set of %u policies in %.0f ms", l->n, (bench_now_ns() - t) / 1e6);
+	bench_progress("applied a set of %u %s policies in %.0f ms", l->n,
+		       vsn_forward_name(l->forward), (bench_now_ns() - t) / 1e6);
 	env->generation = set.generation;
 	env->running = *l;
-	env->running_slb = BENCH_SLB_A;
+	env->running_slb = slb4;
 	return 0;
 }

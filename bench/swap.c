@@ -22,10 +22,10 @@ static int swap_size(struct bench_env *env, const struct bench_cfg *cfg, __u32 n
 	int swaps = cfg->benches & BENCH_SWAP ? cfg->swaps : 1, r;
 	__u64 set_bytes, total_bytes;
 
-	bench_layout(n, BENCH_EXTRA_UDP | BENCH_EXTRA_V6, &l);
-	r = bench_set_build(&l, BENCH_SLB_A, &v[0], &count);
+	bench_layout(n, BENCH_EXTRA_UDP | BENCH_EXTRA_V6, VSN_FORWARD_L2, &l);
+	r = bench_set_build(&l, BENCH_SLB_A, BENCH_SLB_A, &v[0], &count);
 	if (!r)
-		r = bench_set_build(&l, BENCH_SLB_B, &v[1], &count);
+		r = bench_set_build(&l, BENCH_SLB_B, BENCH_SLB_B, &v[1], &count);
 	if (r) {
 		bench_err(r, "cannot build a set of %u policies", n);
 		goto out;

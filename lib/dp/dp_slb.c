@@ -143,6 +143,7 @@ int dp_slb_entry(const struct vsn_dp *dp, const struct vsn_dp_slb *slb, struct v
 	e.flags = VSN_SLB_DEFINED;
 	if (slb->nexthop_static) {
 		e.ifindex = slb->ifindex;
+		e.mtu = slb->mtu;
 		memcpy(e.dmac, slb->dmac, 6);
 		memcpy(e.smac, slb->smac, 6);
 		e.flags |= VSN_SLB_RESOLVED | VSN_SLB_STATIC;

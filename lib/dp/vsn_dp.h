@@ -86,6 +86,7 @@ struct vsn_dp_slb {
 	__u32 ifindex; /* with nexthop_static */
 	__u8 dmac[6];  /* with nexthop_static */
 	__u8 smac[6];  /* with nexthop_static */
+	__u32 mtu;     /* with nexthop_static: the egress MTU (IP bytes); 0: unknown */
 };
 
 /*

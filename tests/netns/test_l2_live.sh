@@ -15,7 +15,7 @@ set -u
 CURLS=5 # sequential requests, each a new TCP connection, per counted window
 DOC=$VSN_ROOT/docs/dpctl.md
 
-# Both files are shown in docs/dpctl.md (docs_show_applied_files checks that).
+# next.yaml and ipip.yaml are shown in docs/dpctl.md (docs_show_applied_files checks that).
 write_next_policy() {
 	cat >"$1" <<EOF
 # No generation: the running one + 1. slb 1 has no state: it keeps its running state.
@@ -44,6 +44,48 @@ policies:
     proto: udp
     port: any
     slb: 3
+EOF
+}
+
+# The ipip file shown in docs/dpctl.md: the UDP policy (id 3) moves to slb 4, the SLB host again,
+# reached by ipip.
+write_ipip_policy() {
+	cat >"$1" <<EOF
+# slb 4 is the host of slb 1 again, reached by ipip; policy 3 now sends to it.
+slbs:
+  - id: 4
+    address: $SLB4
+    forward: ipip
+policies:
+  - id: 1
+    service: 1
+    vip: $VIP4
+    proto: tcp
+    port: 80
+    slb: 1
+  - id: 2
+    service: 2
+    vip: "$VIP6"
+    proto: tcp
+    port: 80
+    slb: 2
+  - id: 3
+    service: 1
+    vip: $VIP4
+    proto: udp
+    port: any
+    slb: 4
+EOF
+}
+
+# ipip carries IPv4 in IPv4 and IPv6 in IPv6: an IPv6 VIP sent to the IPv4 slb 4 is refused.
+write_mixed_policy() {
+	cat >"$1" <<EOF
+slbs:
+  - {id: 4, address: $SLB4, forward: ipip}
+policies:
+  - {id: 1, service: 1, vip: $VIP4, proto: tcp, port: 80, slb: 1}
+  - {id: 2, service: 2, vip: "$VIP6", proto: tcp, port: 80, slb: 4}
 EOF
 }
 
@@ -359,6 +401,103 @@ resolve_watch_follows_neighbour() {
 	expect_grep "0 slb entries changed"
 }
 
+# The underlay commands docs/dpctl.md shows, and what they print: a family not given is unset.
+underlay_commands() {
+	expect_ok vsn_dpctl underlay || return 1
+	[ "$OUT" = "underlay ipv4 -, ipv6 -" ] || vsn_fail "unset underlay shows: $OUT" || return 1
+	expect_ok vsn_dpctl underlay "$NODE_S4" "$NODE_S6" || return 1
+	[ "$OUT" = "underlay ipv4 $NODE_S4, ipv6 $NODE_S6" ] || vsn_fail "set: $OUT" || return 1
+	expect_ok vsn_dpctl underlay || return 1
+	[ "$OUT" = "underlay ipv4 $NODE_S4, ipv6 $NODE_S6" ] || vsn_fail "show: $OUT" || return 1
+	expect_ok vsn_dpctl show || return 1
+	expect_grep "underlay: ipv4 $NODE_S4, ipv6 $NODE_S6" || return 1
+	expect_ok vsn_dpctl underlay "$NODE_S4" || return 1
+	[ "$OUT" = "underlay ipv4 $NODE_S4, ipv6 -" ] || vsn_fail "one family: $OUT" || return 1
+	expect_fail vsn_dpctl underlay 10.0.0.1 10.0.0.2 || return 1
+	expect_grep "underlay: one address per family" || return 1
+	expect_ok vsn_dpctl underlay --clear || return 1
+	[ "$OUT" = "underlay ipv4 -, ipv6 -" ] || vsn_fail "--clear: $OUT" || return 1
+	expect_ok vsn_dpctl show || return 1
+	expect_grep "underlay: ipv4 -, ipv6 -"
+}
+
+# udp_to_vip4 N: N UDP datagrams with 32 bytes of payload from the client to the IPv4 VIP's port
+# 53 (nothing answers).
+UDP_PAYLOAD='ipip test datagram of 32 bytes..'
+udp_to_vip4() {
+	local i
+
+	for i in $(seq 1 "$1"); do
+		vsn_ns "$NS_CLIENT" bash -c "printf '%s' '$UDP_PAYLOAD' >/dev/udp/$VIP4/53" ||
+			return 1
+	done
+	sleep 0.2
+}
+
+# ipip, live: an ipip SLB is applied and shown with its egress MTU; a VIP of the other family is
+# refused; without an underlay its packets are dropped; with one they leave as IP-in-IP from the
+# underlay address, as the SLB counts them on its ingress (its kernel then drops them: the SLB
+# side's decap is not set up here).
+ipip_live() {
+	local d k kind key n b n0 b0 n1 b1 len=$((14 + 20 + 8 + ${#UDP_PAYLOAD}))
+
+	vsn_ns "$NS_SLB" nft add counter inet vsntest ipip4 &&
+		vsn_ns "$NS_SLB" nft add rule inet vsntest pre ip saddr "$NODE_S4" ip daddr "$SLB4" \
+			ip protocol 4 counter name ipip4 || return 1
+	expect_fail vsn_dpctl apply "$VSN_STATE_DIR/mixed.yaml" --check || return 1
+	echo "$OUT"
+	expect_grep "mixed.yaml:5: slb 4 forwards by ipip, which carries IPv4 in IPv4 and IPv6 in IPv6: the VIP's family must be the SLB's" ||
+		return 1
+	expect_ok vsn_dpctl apply "$VSN_STATE_DIR/ipip.yaml" || return 1
+	expect_grep "generation 3: 3 policies, 1 slbs" || return 1
+	expect_ok vsn_dpctl show || return 1
+	echo "$OUT"
+	expect_grep "generation 3, 3 policies" &&
+		expect_grep "slb 4 $SLB4 ipip up via ifindex " &&
+		expect_grep "$VIP4 udp/any -> slb 4 (service 1, policy 3)" || return 1
+	# slb0's MTU, as the route to the SLB has none.
+	grep -qE "^  slb 4 $SLB4 ipip up via ifindex [0-9]+ [0-9a-f:]{17} -> [0-9a-f:]{17} mtu 1500\$" \
+		<<<"$OUT" || vsn_fail "slb 4 is not shown with mtu 1500" || return 1
+
+	snapshot before || return 1
+	udp_to_vip4 3 || return 1
+	snapshot after || return 1
+	d=$(delta before after reason drop_no_underlay) && [ "$d" -eq 3 ] ||
+		vsn_fail "without an underlay drop_no_underlay moved by ${d:-?}, expected 3" || return 1
+	d=$(delta before after policy 3) && [ "$d" -eq 0 ] ||
+		vsn_fail "policy 3 moved by ${d:-?} without an underlay" || return 1
+
+	expect_ok vsn_dpctl underlay "$NODE_S4" "$NODE_S6" || return 1
+	read -r n0 b0 <<<"$(vsn_nft_count ipip4)"
+	snapshot before || return 1
+	udp_to_vip4 3 || return 1
+	snapshot after || return 1
+	read -r n1 b1 <<<"$(vsn_nft_count ipip4)"
+	n=$((n1 - n0))
+	b=$((b1 - b0))
+	echo "the SLB saw $n IP-in-IP packets ($b bytes) from $NODE_S4"
+	[ "$n" -eq 3 ] || vsn_fail "the SLB saw $n IP-in-IP packets from the underlay, expected 3" ||
+		return 1
+	# Each datagram, and an outer header of 20 bytes.
+	[ "$b" -eq $((3 * (len - 14 + 20))) ] ||
+		vsn_fail "the SLB saw $b bytes, expected $((3 * (len - 14 + 20)))" || return 1
+	for k in "reason fwd_redirect" "policy 3" "slb 4" "service 1"; do
+		read -r kind key <<<"$k"
+		d=$(delta before after "$kind" "$key") && [ "$d" -eq 3 ] ||
+			vsn_fail "$k moved by ${d:-?}, expected 3" || return 1
+	done
+	# Counted as they came in: whole frames, without the outer header.
+	d=$(delta before after policy 3 bytes) && [ "$d" -eq $((3 * len)) ] ||
+		vsn_fail "policy 3 bytes moved by ${d:-?}, expected $((3 * len))" || return 1
+
+	expect_ok vsn_dpctl underlay --clear || return 1
+	snapshot before || return 1
+	udp_to_vip4 1 || return 1
+	snapshot after || return 1
+	d=$(delta before after reason drop_no_underlay) && [ "$d" -eq 1 ] ||
+		vsn_fail "after --clear drop_no_underlay moved by ${d:-?}, expected 1"
+}
+
 node_icmp_unreachables() {
 	vsn_ns "$NS_NODE" awk '$1 == "Icmp:" { if (!c) { for (i = 2; i <= NF; i++)
 		if ($i == "OutDestUnreachs") c = i } else print $c }' /proc/net/snmp
@@ -439,10 +578,11 @@ docs_show_applied_files() {
 		ok=0
 		cmp -s "$f" "$VSN_STATE_DIR/policy.yaml" && ok=1
 		cmp -s "$f" "$VSN_STATE_DIR/next.yaml" && ok=1
+		cmp -s "$f" "$VSN_STATE_DIR/ipip.yaml" && ok=1
 		[ $ok = 1 ] || vsn_fail "yaml block $i of $DOC is not a file this test applied" ||
 			return 1
 	done
-	[ "$i" -ge 2 ] || vsn_fail "expected both policy files in $DOC, found $i yaml blocks"
+	[ "$i" -ge 3 ] || vsn_fail "expected the three policy files in $DOC, found $i yaml blocks"
 }
 
 main() {
@@ -463,6 +603,8 @@ main() {
 	}
 	vsn_policy_write "$VSN_STATE_DIR/policy.yaml"
 	write_next_policy "$VSN_STATE_DIR/next.yaml"
+	write_ipip_policy "$VSN_STATE_DIR/ipip.yaml"
+	write_mixed_policy "$VSN_STATE_DIR/mixed.yaml"
 	vsn_note "topology $NS_CLIENT / $NS_NODE / $NS_SLB, pin dir $PIN_DIR, ready in $((SECONDS - t0)) s"
 
 	vsn_tap load_with_capacity
@@ -485,6 +627,8 @@ main() {
 	vsn_tap apply_defaults
 	vsn_tap unresolved_drops_no_nexthop
 	vsn_tap resolve_watch_follows_neighbour
+	vsn_tap underlay_commands
+	vsn_tap ipip_live
 	vsn_tap detach_stops_forwarding
 	vsn_tap unload_removes_pins
 	vsn_tap docs_usage_current
