@@ -51,7 +51,7 @@ struct {
 	__type(value, struct vsn_counter);
 } vsn_decap_cnt SEC(".maps");
 
-/* VSN_LAYOUT_VERSION, for user space (never read here); pinned last. */
+/* VSN_DECAP_LAYOUT_VERSION, for user space (never read here); pinned last. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -78,7 +78,7 @@ int slb_open(struct slb *ctl, bool create, bool quiet_missing, struct vsn_decap 
 		return slb_err(0,
 			       "the state pinned under %s has another layout version than this "
 			       "vsn-slb (%d): 'vsn-slb teardown' with the old binary first",
-			       ctl->pin_dir, VSN_LAYOUT_VERSION);
+			       ctl->pin_dir, VSN_DECAP_LAYOUT_VERSION);
 	if (r)
 		return slb_err(r, "cannot open the decap program under %s", ctl->pin_dir);
 	return 0;

@@ -183,6 +183,12 @@ struct vsn_meta {
  * allowed node underlay addresses is decapsulated and passed up; nothing
  * else is touched. One per-CPU counter per reason.
  */
+/*
+ * Versioned apart from the forwarder: SLB hosts need not be touched when only
+ * the forwarder's layout changes. Bump it with any change below.
+ */
+#define VSN_DECAP_LAYOUT_VERSION 1
+
 enum vsn_decap_reason {
 	VSN_DECAP_OK_V4 = 0,	    /* decapsulated; the inner packet is IPv4 */
 	VSN_DECAP_OK_V6,	    /* decapsulated; the inner packet is IPv6 */

@@ -87,7 +87,7 @@ static void unpin_all(const char *dir)
 
 static int load_and_pin(const char *dir)
 {
-	__u32 zero = 0, version = VSN_LAYOUT_VERSION;
+	__u32 zero = 0, version = VSN_DECAP_LAYOUT_VERSION;
 	struct decap_bpf *skel;
 	char path[PATH_MAX];
 	int r;
@@ -155,7 +155,7 @@ static int open_pinned(struct vsn_decap *d)
 	}
 	if (bpf_map_lookup_elem(d->map_fd[DECAP_MAP_META], &zero, &version))
 		return -errno;
-	if (version != VSN_LAYOUT_VERSION)
+	if (version != VSN_DECAP_LAYOUT_VERSION)
 		return -EPROTO;
 	r = pin_path(path, sizeof(path), d->pin_dir, "", "prog");
 	if (r)

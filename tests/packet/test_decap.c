@@ -574,11 +574,11 @@ static void test_layout_version_refused(void **state)
 	fd = bpf_obj_get(path);
 	assert_true(fd >= 0);
 	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &v), 0);
-	assert_int_equal(v, VSN_LAYOUT_VERSION);
-	v = VSN_LAYOUT_VERSION + 1;
+	assert_int_equal(v, VSN_DECAP_LAYOUT_VERSION);
+	v = VSN_DECAP_LAYOUT_VERSION + 1;
 	assert_int_equal(bpf_map_update_elem(fd, &zero, &v, BPF_ANY), 0);
 	assert_int_equal(vsn_decap_open(h_decap_pin_dir(), true, &d2), -EPROTO);
-	v = VSN_LAYOUT_VERSION;
+	v = VSN_DECAP_LAYOUT_VERSION;
 	assert_int_equal(bpf_map_update_elem(fd, &zero, &v, BPF_ANY), 0);
 	close(fd);
 	assert_int_equal(vsn_decap_open(h_decap_pin_dir(), false, &d2), 0);
