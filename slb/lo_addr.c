@@ -11,59 +11,8 @@
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
 
+#include "nl.h"
 #include "slb.h"
-
-struct nl {
-	struct mnl_socket *sock;
-	unsigned int portid;
-	unsigned int seq;
-	char buf[8192]; /* MNL_SOCKET_BUFFER_SIZE is not a constant */
-};
-
-static int nl_open(struct nl *nl)
-{
-	struct timeval tv = {.tv_sec = 2};
-
-	nl->sock = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl->sock)
-		return -errno;
-	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int r = -errno;
-
-		mnl_socket_close(nl->sock);
-		return r;
-	}
-	/* The kernel answers at once; never hang on a lost reply. */
-	setsockopt(mnl_socket_get_fd(nl->sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	nl->portid = mnl_socket_get_portid(nl->sock);
-	nl->seq = (unsigned int)time(NULL);
-	return 0;
-}
-
-static void nl_close(struct nl *nl)
-{
-	mnl_socket_close(nl->sock);
-}
-
-/* Send nlh and run cb on each reply message until done (or the ack); errno-style. */
-static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	int n, r;
-
-	nlh->nlmsg_seq = ++nl->seq;
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
-		if (n < 0)
-			return -errno;
-		r = mnl_cb_run(nl->buf, n, nl->seq, nl->portid, cb, data);
-		if (r < 0)
-			return -errno;
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
-}
 
 static unsigned int lo_ifindex(void)
 {
