@@ -2,8 +2,9 @@
 /*
  * vsn-bench: the data-plane benchmark (docs/benchmarks.md). main.c parses
  * the options and hands work to dataplane.c (BPF_PROG_TEST_RUN cases) and
- * swap.c (policy set swaps, map memory); env.c sets up the namespace and
- * the forwarder, policies.c and packets.c make the inputs.
+ * swap.c (policy set swaps, map memory); env.c sets up the namespace, the
+ * forwarder and the SLB side's decap program, policies.c and packets.c make
+ * the inputs.
  */
 #ifndef VSN_BENCH_H
 #define VSN_BENCH_H
@@ -14,6 +15,7 @@
 #include <linux/types.h>
 
 #include "vsn_dp.h"
+#include "vsn_decap.h"
 
 /* Longest test packet the wrapper restores; bpf/bench.bpf.c has the same. */
 #define BENCH_MAX_PKT 128
@@ -36,6 +38,7 @@ enum bench_case {
 	CASE_UDP_IPIP,
 	CASE_TCP_SYN_IPV6_IPIP,
 	CASE_TCP_SYN_IPIP_SPREAD,
+	CASE_DECAP, /* the SLB side's decap program: no policy set, run once */
 	CASE_MAX,
 };
 
@@ -104,10 +107,15 @@ extern const __u8 bench_client_mac[6], bench_node_mac[6];
 #define BENCH_SLB_IPIP6_ADDR "2001:db8:18::2"
 extern const __u8 bench_ipip_dmac[6], bench_ipip_smac[6];
 
-/* The forwarder under test and what its running set is. */
+/*
+ * The forwarder under test and what its running set is; the decap program
+ * (loaded by the decap case only), with BENCH_UNDERLAY4 allowed.
+ */
 struct bench_env {
 	struct vsn_dp *dp;
 	char pin_dir[64];
+	struct vsn_decap *decap;
+	char decap_pin_dir[64];
 	__u64 generation;	     /* of the running set */
 	struct bench_layout running; /* n == 0: not a layout of ours */
 	__u32 running_slb;	     /* of its IPv4 policies */
@@ -121,6 +129,8 @@ int bench_err(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int bench_env_setup(const struct bench_cfg *cfg);
 int bench_env_load(struct bench_env *env, __u32 max_policies);
+/* Load the decap program (once) and allow the node BENCH_UNDERLAY4. */
+int bench_decap_load(struct bench_env *env);
 void bench_env_unload(struct bench_env *env);
 double bench_median(double *v, int n);
 double bench_now_ns(void);
@@ -151,6 +161,13 @@ void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport);
  * header from the underlay address, in's IP packet with TTL - 1.
  */
 void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret);
+/*
+ * The frame the SLB's decap program must make of bench_pkt_ipip(in) (an
+ * IPv4 in): in's IP packet as the forwarder sent it on (TTL - 1, the header
+ * checksum computed afresh), under the encapsulated frame's Ethernet header.
+ * Built from in alone, not from the encapsulated frame.
+ */
+void bench_pkt_decap(const struct bench_pkt *in, struct bench_pkt *ret);
 
 /* dataplane.c, swap.c */
 extern const char *const bench_case_names[CASE_MAX];

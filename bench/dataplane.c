@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The data-plane cases: the forwarder run through BPF_PROG_TEST_RUN with
- * repeat, behind bpf/bench.bpf.c's wrapper, against the floor program run
- * through the same wrapper, interleaved with it run by run.
+ * The data-plane cases: the forwarder (or, for decap, the SLB side's decap
+ * program) run through BPF_PROG_TEST_RUN with repeat, behind
+ * bpf/bench.bpf.c's wrapper, against the floor program run through the
+ * same wrapper, interleaved with it run by run.
  *
  * Every run is checked, outside the timed call: the verdict, the output
- * packet, and the forwarder's reason counter, which must move by exactly
+ * packet, and the program's reason counter, which must move by exactly
  * the number of repetitions (the floor's runs must not move it at all).
  * An ipip case's output must be the original packet encapsulated exactly
- * once, byte for byte.
+ * once, byte for byte; decap's, the inner packet decapsulated once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,29 +39,33 @@ const char *const bench_case_names[CASE_MAX] = {
 	[CASE_UDP_IPIP] = "udp_ipip",
 	[CASE_TCP_SYN_IPV6_IPIP] = "tcp_syn_ipv6_ipip",
 	[CASE_TCP_SYN_IPIP_SPREAD] = "tcp_syn_ipip_spread",
+	[CASE_DECAP] = "decap",
 };
 
 struct case_def {
-	unsigned int need;	/* enum bench_extra: the VIP it addresses */
-	enum vsn_reason reason; /* moves by one per repetition */
+	unsigned int need; /* enum bench_extra: the VIP it addresses */
+	/* Moves by one per repetition: enum vsn_reason, or vsn_decap_reason for decap. */
+	unsigned int reason;
 	int verdict;
 	bool spread;
 	enum vsn_forward forward; /* of the set's SLBs */
+	bool decap;		  /* the decap program, not the forwarder; no set */
 };
 
 #define L2 VSN_FORWARD_L2
 #define IPIP VSN_FORWARD_IPIP
 
 static const struct case_def case_defs[CASE_MAX] = {
-	[CASE_TCP_SYN_L2] = {0, VSN_FWD_TX, XDP_TX, false, L2},
-	[CASE_UDP_L2] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, L2},
-	[CASE_TCP_SYN_IPV6_L2] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, L2},
-	[CASE_MISS] = {0, VSN_PASS_NO_VIP, XDP_PASS, false, L2},
-	[CASE_TCP_SYN_L2_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, L2},
-	[CASE_TCP_SYN_IPIP] = {0, VSN_FWD_TX, XDP_TX, false, IPIP},
-	[CASE_UDP_IPIP] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, IPIP},
-	[CASE_TCP_SYN_IPV6_IPIP] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, IPIP},
-	[CASE_TCP_SYN_IPIP_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, IPIP},
+	[CASE_TCP_SYN_L2] = {0, VSN_FWD_TX, XDP_TX, false, L2, false},
+	[CASE_UDP_L2] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, L2, false},
+	[CASE_TCP_SYN_IPV6_L2] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, L2, false},
+	[CASE_MISS] = {0, VSN_PASS_NO_VIP, XDP_PASS, false, L2, false},
+	[CASE_TCP_SYN_L2_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, L2, false},
+	[CASE_TCP_SYN_IPIP] = {0, VSN_FWD_TX, XDP_TX, false, IPIP, false},
+	[CASE_UDP_IPIP] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, IPIP, false},
+	[CASE_TCP_SYN_IPV6_IPIP] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, IPIP, false},
+	[CASE_TCP_SYN_IPIP_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, IPIP, false},
+	[CASE_DECAP] = {0, VSN_DECAP_OK_V4, XDP_PASS, false, L2, true},
 };
 
 /* One case at one size: its wrapper, the programs for slot 0, its input. */
@@ -70,11 +75,13 @@ struct measure {
 	enum bench_case id;
 	const struct case_def *c;
 	struct bench_bpf *skel;
-	int wrap_fd, target_fd, floor_fd, fwd_fd;
+	int wrap_fd, target_fd, floor_fd, fwd_fd; /* fwd_fd: the program under test */
 	__u32 ingress; /* ifindex: where the SLB's egress is, so a hit is XDP_TX */
 	struct bench_pkt pkt;
-	struct bench_pkt want; /* ipip: the output (spread: for the first VIP) */
+	/* ipip: the output (spread: for the first VIP); decap: the output */
+	struct bench_pkt want;
 	struct bench_layout layout;
+	__u32 policies; /* of the JSON line: layout.n; decap: its allowed nodes */
 	__u32 spread_n;
 	/* Spread check: bounds on the hits of each VIP over all case runs. */
 	__u64 hits_min, hits_max;
@@ -123,6 +130,26 @@ static int counter(struct measure *m, enum vsn_counter_kind kind, __u32 id, __u6
 	return 0;
 }
 
+/* The case's reason counter, of the forwarder or of the decap program. */
+static int reason_read(struct measure *m, __u64 *ret)
+{
+	struct vsn_counter c;
+	int r;
+
+	if (!m->c->decap)
+		return counter(m, VSN_CNT_REASON, m->c->reason, ret);
+	r = vsn_decap_counter_read(m->env->decap, m->c->reason, &c);
+	if (r)
+		return bench_err(r, "cannot read a decap counter");
+	*ret = c.packets;
+	return 0;
+}
+
+static const char *reason_name(const struct measure *m)
+{
+	return m->c->decap ? vsn_decap_reason_name(m->c->reason) : vsn_reason_name(m->c->reason);
+}
+
 /*
  * An ipip output must be the original packet encapsulated exactly once: a
  * repetition that saw what the previous one left behind (an encapsulated
@@ -152,12 +179,31 @@ static int check_ipip(struct measure *m, const __u8 *out, __u32 len)
 	return 0;
 }
 
+/*
+ * A decap output must be the inner packet under the original Ethernet
+ * header, byte for byte: a repetition that saw what the previous one left
+ * (the inner packet, or the packet start moved past the outer header)
+ * would leave another frame, or none decapsulated.
+ */
+static int check_decap(struct measure *m, const __u8 *out, __u32 len)
+{
+	if (len != m->want.len || memcmp(out, m->want.data, len))
+		return bench_err(0,
+				 "decap: the output (%u bytes) is not the inner packet under the "
+				 "original Ethernet header (%u bytes)",
+				 len, m->want.len);
+	return 0;
+}
+
 /* What the output of one run must look like. */
 static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 len)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)out;
+	const struct ethhdr *in = (const struct ethhdr *)m->pkt.data;
 	__u8 dmac[6];
 
+	if (!floor && m->c->decap)
+		return check_decap(m, out, len);
 	if (!floor && m->c->forward == VSN_FORWARD_IPIP)
 		return check_ipip(m, out, len);
 
@@ -165,8 +211,7 @@ static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 le
 		return bench_err(0, "%s: output is %u bytes, input %u", bench_case_names[m->id],
 				 len, m->pkt.len);
 	if (floor) {
-		if (memcmp(eth->h_dest, bench_client_mac, 6) ||
-		    memcmp(eth->h_source, bench_node_mac, 6))
+		if (memcmp(eth->h_dest, in->h_source, 6) || memcmp(eth->h_source, in->h_dest, 6))
 			return bench_err(0, "floor: the MACs are not swapped");
 		return 0;
 	}
@@ -185,7 +230,7 @@ static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 le
 
 /*
  * One BPF_PROG_TEST_RUN of the wrapper with slot 0 holding the floor or the
- * forwarder; *ret_ns is the time per packet. Timed on the thread's CPU
+ * program under test; *ret_ns is the time per packet. Timed on the thread's CPU
  * clock: it has nanosecond resolution over the whole run (the kernel's
  * duration is an integer per repetition) and leaves out time the thread
  * spent preempted.
@@ -211,7 +256,7 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 		return -EINTR;
 	if (bpf_map_update_elem(m->target_fd, &zero, &fd, BPF_ANY))
 		return bench_err(-errno, "cannot put the %s program in the wrapper's slot", what);
-	r = counter(m, VSN_CNT_REASON, m->c->reason, &before);
+	r = reason_read(m, &before);
 	if (r)
 		return r;
 	t0 = thread_cpu_ns();
@@ -219,7 +264,7 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 	t1 = thread_cpu_ns();
 	if (r)
 		return bench_err(-errno, "%s: BPF_PROG_TEST_RUN failed", what);
-	r = counter(m, VSN_CNT_REASON, m->c->reason, &after);
+	r = reason_read(m, &after);
 	if (r)
 		return r;
 	if (o.retval != (__u32)(floor ? XDP_TX : m->c->verdict))
@@ -228,15 +273,14 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 				 "repetitions, the output is %u bytes)",
 				 what, o.retval, floor ? XDP_TX : m->c->verdict,
 				 o.retval == XDP_ABORTED ? "the wrapper failed" : "wrong path",
-				 vsn_reason_name(m->c->reason),
-				 (unsigned long long)(after - before), repeat, o.data_size_out);
+				 reason_name(m), (unsigned long long)(after - before), repeat,
+				 o.data_size_out);
 	want = floor ? 0 : repeat;
 	if (after - before != want)
 		return bench_err(0,
 				 "%s: the %s counter moved by %llu after %u repetitions, want "
 				 "%llu: a repetition did not take the intended path",
-				 what, vsn_reason_name(m->c->reason),
-				 (unsigned long long)(after - before), repeat,
+				 what, reason_name(m), (unsigned long long)(after - before), repeat,
 				 (unsigned long long)want);
 	r = check_output(m, floor, out, o.data_size_out);
 	if (r)
@@ -274,9 +318,20 @@ static int sample_read(struct measure *m, const __u32 *ids, int n, __u64 *v)
 /* The input packet; for the spread case, the wrapper rewrites its address. */
 static void packet_make(struct measure *m)
 {
+	struct bench_pkt inner;
 	__u8 vip6[16];
 
 	switch (m->id) {
+	case CASE_DECAP:
+		/*
+		 * What a node's ipip forwarding sends the SLB host: a SYN to a
+		 * VIP in IPv4 from the node's underlay address, which is allowed.
+		 */
+		bench_pkt_tcp4(&inner, BENCH_VIP4_BASE, BENCH_TCP_PORT);
+		bench_pkt_ipip(&inner, &m->pkt);
+		bench_pkt_decap(&inner, &m->want);
+		m->ingress = BENCH_IFINDEX_LO;
+		return;
 	case CASE_UDP_L2:
 	case CASE_UDP_IPIP:
 		bench_pkt_udp4(&m->pkt, BENCH_VIP4_UDP, BENCH_UDP_PORT);
@@ -328,7 +383,7 @@ static int wrapper_load(struct measure *m)
 	m->wrap_fd = bpf_program__fd(s->progs.bench_wrap);
 	m->floor_fd = bpf_program__fd(s->progs.bench_floor);
 	m->target_fd = bpf_map__fd(s->maps.bench_target);
-	m->fwd_fd = vsn_dp_prog_fd(m->env->dp);
+	m->fwd_fd = m->c->decap ? vsn_decap_prog_fd(m->env->decap) : vsn_dp_prog_fd(m->env->dp);
 	return 0;
 }
 
@@ -336,7 +391,7 @@ static void json_line(const struct measure *m, double ns, double floor_ns)
 {
 	printf("{\"bench\":\"dataplane\",\"case\":\"%s\",\"policies\":%u,\"ns_per_pkt\":%.2f,"
 	       "\"floor_ns\":%.2f,\"ratio\":%.2f,\"runs\":%d,\"repeat\":%u}\n",
-	       bench_case_names[m->id], m->layout.n, ns, floor_ns, ns / floor_ns, m->cfg->runs,
+	       bench_case_names[m->id], m->policies, ns, floor_ns, ns / floor_ns, m->cfg->runs,
 	       m->cfg->repeat);
 	fflush(stdout);
 }
@@ -349,8 +404,15 @@ static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum ben
 	__u64 v0[SPREAD_SAMPLES], v1[SPREAD_SAMPLES];
 	int n_ids = 0, r;
 
-	bench_layout(n, m.c->need, m.c->forward, &m.layout);
-	r = bench_set_ensure(env, &m.layout);
+	if (m.c->decap) {
+		/* No policy set: the decap program's table is its allow-list, of one node. */
+		r = bench_decap_load(env);
+		m.policies = 1;
+	} else {
+		bench_layout(n, m.c->need, m.c->forward, &m.layout);
+		r = bench_set_ensure(env, &m.layout);
+		m.policies = m.layout.n;
+	}
 	if (r)
 		return r;
 	if (m.c->spread)
@@ -365,8 +427,14 @@ static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum ben
 		if (r)
 			goto out;
 	}
-	bench_progress("%s at %u policies: %d runs of %u packets, and as many of the floor",
-		       bench_case_names[id], n, cfg->runs, cfg->repeat);
+	if (m.c->decap)
+		bench_progress("%s, %u allowed node: %d runs of %u packets, and as many of the "
+			       "floor",
+			       bench_case_names[id], m.policies, cfg->runs, cfg->repeat);
+	else
+		bench_progress("%s at %u policies: %d runs of %u packets, and as many of the "
+			       "floor",
+			       bench_case_names[id], n, cfg->runs, cfg->repeat);
 	/* Warm the caches, the JIT images and the table's hot entries. */
 	r = run_once(&m, true, warm_repeat, &warm);
 	if (!r)
@@ -407,11 +475,14 @@ int bench_dataplane(struct bench_env *env, const struct bench_cfg *cfg)
 
 	for (int s = 0; s < cfg->n_sizes; s++)
 		for (int c = 0; c < CASE_MAX; c++) {
-			if (!(cfg->cases & (1u << c)))
+			if (!(cfg->cases & (1u << c)) || case_defs[c].decap)
 				continue;
 			r = case_run(env, cfg, c, cfg->sizes[s]);
 			if (r)
 				return r;
 		}
+	/* The decap program has no policy set: once, whatever the sizes. */
+	if (cfg->cases & (1u << CASE_DECAP))
+		return case_run(env, cfg, CASE_DECAP, 1);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * Where the benchmark runs: its own network namespace (so ifindex 1 is a
  * private lo and nothing touches the host's interfaces; a veth pair there
  * leads to the ipip SLBs), a bpffs, one CPU, and a fresh forwarder pinned
- * under a directory of its own.
+ * under a directory of its own; for the decap case, a fresh decap program
+ * pinned under another.
  */
 #include <errno.h>
 #include <sched.h>
@@ -218,10 +219,47 @@ int bench_env_load(struct bench_env *env, __u32 max_policies)
 	return ipip_define(env);
 }
 
+/*
+ * The SLB side's decap program, loaded fresh under a directory of its own
+ * (bench_env_unload removes it), and the node address the ipip cases send
+ * from (bench_pkt_ipip's outer source) allowed.
+ */
+int bench_decap_load(struct bench_env *env)
+{
+	struct vsn_addr node;
+	int r;
+
+	if (env->decap)
+		return 0;
+	snprintf(env->decap_pin_dir, sizeof(env->decap_pin_dir), BPF_FS_DIR "/vsn-bench-decap-%d",
+		 (int)getpid());
+	/* Leftovers of a process that had our pid: start from nothing. */
+	vsn_decap_unload(env->decap_pin_dir);
+	r = vsn_decap_open(env->decap_pin_dir, true, &env->decap);
+	if (r)
+		return bench_err(r, "cannot load the decap program under %s", env->decap_pin_dir);
+	r = vsn_addr_parse(BENCH_UNDERLAY4, &node);
+	if (!r)
+		r = vsn_decap_allow(env->decap, &node);
+	return r ? bench_err(r, "cannot allow the node %s in the decap program", BENCH_UNDERLAY4)
+		 : 0;
+}
+
 void bench_env_unload(struct bench_env *env)
 {
 	int r;
 
+	if (env->decap) {
+		vsn_decap_close(env->decap);
+		env->decap = NULL;
+	}
+	if (env->decap_pin_dir[0]) {
+		r = vsn_decap_unload(env->decap_pin_dir);
+		if (r)
+			bench_err(r, "cannot unload the decap program under %s",
+				  env->decap_pin_dir);
+		env->decap_pin_dir[0] = '\0';
+	}
 	if (env->dp) {
 		vsn_dp_close(env->dp);
 		env->dp = NULL;

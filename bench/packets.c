@@ -2,8 +2,9 @@
 /*
  * The test packets: client to VIP, as a network node receives them, with
  * valid IP and L4 checksums (the forwarder checks neither, but a packet
- * should look like one off the wire); and what ipip forwarding must make of
- * them, built here independently of the forwarder.
+ * should look like one off the wire); what ipip forwarding must make of
+ * them, built here independently of the forwarder; and what the SLB's decap
+ * program must make of that, built from the packet before encapsulation.
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -211,4 +212,23 @@ void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret)
 	}
 	ret->len = ETH_HLEN + hlen + ilen;
 	ret->daddr_off = in->daddr_off + hlen;
+}
+
+void bench_pkt_decap(const struct bench_pkt *in, struct bench_pkt *ret)
+{
+	struct ethhdr *eth = (struct ethhdr *)ret->data;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+
+	/* The Ethernet header the node sent the encapsulated frame with. */
+	memset(ret, 0, sizeof(*ret));
+	memcpy(eth->h_dest, bench_ipip_dmac, ETH_ALEN);
+	memcpy(eth->h_source, bench_ipip_smac, ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	/* The IP packet as it left the node: one hop on, checksum summed anew. */
+	memcpy(ip, in->data + ETH_HLEN, in->len - ETH_HLEN);
+	ip->ttl--;
+	ip->check = 0;
+	ip->check = csum_fold(csum_add(0, ip, ip->ihl * 4));
+	ret->len = in->len;
+	ret->daddr_off = in->daddr_off;
 }

@@ -5,11 +5,12 @@
  *
  * With repeat, the kernel runs the program again and again on one buffer,
  * so each repetition would see what the previous one left: the forwarder
- * rewrites MACs. bench_wrap therefore puts the original packet back first
- * (and, for the spread case, points it at the next VIP), then tail-calls
- * slot 0 of bench_target: the forwarder, or bench_floor. Case and floor go
- * through the same wrapper, so the difference between them is the cost of
- * the program under test alone.
+ * rewrites MACs, ipip and decap move the packet start. bench_wrap therefore
+ * puts the original packet back first (and, for the spread case, points it
+ * at the next VIP), then tail-calls slot 0 of bench_target: the program
+ * under test (the forwarder or the decap program), or bench_floor. Case
+ * and floor go through the same wrapper, so the difference between them is
+ * the cost of the program under test alone.
  *
  * Load-time knobs are const volatile: the verifier sees them as constants,
  * so it can check the copy's bounds against the packet, and it drops the
@@ -107,9 +108,11 @@ int bench_wrap(struct xdp_md *ctx)
 {
 	/*
 	 * The kernel does not reset the packet between repetitions: a program
-	 * that moved its start (ipip's bpf_xdp_adjust_head) leaves it moved.
-	 * Put the start back where it was; the end never moves. Only ipip runs
-	 * take this branch (about 8.5 ns here, which their floor does not pay).
+	 * that moved its start (bpf_xdp_adjust_head: ipip's back over the outer
+	 * header, grown > 0; decap's forward past it, grown < 0) leaves it
+	 * moved. Put the start back where it was; the end never moves. Only
+	 * ipip and decap runs take this branch (about 8.5 ns here, which their
+	 * floor does not pay).
 	 */
 	int grown = (int)(ctx->data_end - ctx->data) - (int)pkt_len;
 
