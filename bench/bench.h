@@ -26,6 +26,7 @@ enum bench_kind {
 	BENCH_DATAPLANE = 1 << 0,
 	BENCH_SWAP = 1 << 1,
 	BENCH_MEM = 1 << 2,
+	BENCH_MAGLEV = 1 << 3,
 };
 
 enum bench_case {
@@ -133,6 +134,7 @@ int bench_env_load(struct bench_env *env, __u32 max_policies);
 int bench_decap_load(struct bench_env *env);
 void bench_env_unload(struct bench_env *env);
 double bench_median(double *v, int n);
+int bench_maglev(const struct bench_cfg *cfg);
 double bench_now_ns(void);
 
 /* policies.c */

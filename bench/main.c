@@ -11,7 +11,7 @@
 
 #include "bench.h"
 
-static const char *const kind_names[] = {"dataplane", "swap", "mem"};
+static const char *const kind_names[] = {"dataplane", "swap", "mem", "maglev"};
 
 static void usage(FILE *f)
 {
@@ -20,7 +20,7 @@ static void usage(FILE *f)
 		   "fresh forwarder pinned under /sys/fs/bpf/vsn-bench-PID, and for the decap\n"
 		   "case the decap program under /sys/fs/bpf/vsn-bench-decap-PID (both\n"
 		   "removed at exit).\n\n"
-		   "  --bench LIST       dataplane,swap,mem (default: all three)\n"
+		   "  --bench LIST       dataplane,swap,mem,maglev (default: all four)\n"
 		   "  --case LIST        data-plane cases (default: all):\n"
 		   "                     ");
 	for (int c = 0; c < CASE_MAX; c++)
@@ -111,7 +111,7 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 	__u32 v;
 
 	*cfg = (struct bench_cfg){
-		.benches = BENCH_DATAPLANE | BENCH_SWAP | BENCH_MEM,
+		.benches = BENCH_DATAPLANE | BENCH_SWAP | BENCH_MEM | BENCH_MAGLEV,
 		.cases = (1u << CASE_MAX) - 1,
 		.n_sizes = 4,
 		.n_swap_sizes = 3,
@@ -145,7 +145,8 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 			return -EINVAL;
 		}
 		if (!strcmp(opt, "--bench")) {
-			r = parse_names(arg, kind_names, 3, &cfg->benches);
+			r = parse_names(arg, kind_names, sizeof(kind_names) / sizeof(kind_names[0]),
+					&cfg->benches);
 		} else if (!strcmp(opt, "--case")) {
 			r = parse_names(arg, bench_case_names, CASE_MAX, &cfg->cases);
 		} else if (!strcmp(opt, "--sizes")) {
@@ -207,6 +208,8 @@ int main(int argc, char **argv)
 		r = bench_dataplane(&env, &cfg);
 	if (!r && (cfg.benches & (BENCH_SWAP | BENCH_MEM)))
 		r = bench_swap(&env, &cfg);
+	if (!r && (cfg.benches & BENCH_MAGLEV))
+		r = bench_maglev(&cfg);
 	bench_env_unload(&env);
 	if (r == -EINTR)
 		bench_err(0, "interrupted");
