@@ -44,6 +44,14 @@ struct {
 	__type(value, __u8);
 } vsn_decap_allow SEC(".maps");
 
+/* The first allowed nodes, inline (struct vsn_decap_fast); kept by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vsn_decap_fast);
+} vsn_decap_fast SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VSN_DECAP_REASON_MAX);
@@ -67,6 +75,7 @@ struct decap_outer {
 	struct vsn_decap_key src; /* IPv6, or IPv4 v4-mapped, as the allow-list holds it */
 	__u32 hlen;		  /* outer IP header length: the bytes stripped */
 	__u8 inner;		  /* IPPROTO_IPIP or IPPROTO_IPV6 */
+	__u8 is_v4;		  /* the outer header is IPv4 */
 	__u8 src_v4mapped;	  /* an IPv6 outer source in ::ffff:0:0/96 */
 };
 
@@ -104,6 +113,7 @@ static __always_inline int parse_outer4(struct hdr_cursor *c, struct decap_outer
 	__builtin_memcpy(&o->src.addr[12], &ip->saddr, 4);
 	o->hlen = hlen;
 	o->inner = ip->protocol;
+	o->is_v4 = 1;
 	c->pos += hlen;
 	c->limit = (void *)ip + tot;
 	return 0;
@@ -199,6 +209,44 @@ static __always_inline int decap(struct xdp_md *ctx, __u32 l2_len, __u32 hlen, _
 	return 0;
 }
 
+/* Is the outer source an allowed node? The inline list first, the hash if it overflowed. */
+static __always_inline int allowed(const struct decap_outer *o)
+{
+	const struct vsn_decap_fast *f;
+	__u32 zero = 0, a[4], b[4];
+
+	if (o->src_v4mapped)
+		return 0;
+	f = bpf_map_lookup_elem(&vsn_decap_fast, &zero);
+	if (!f)
+		return 0;
+	if (o->is_v4) {
+		__builtin_memcpy(a, &o->src.addr[12], 4);
+#pragma unroll
+		for (int i = 0; i < VSN_DECAP_FAST4; i++) {
+			if ((__u32)i >= f->n4)
+				break;
+			if (f->v4[i] == a[0])
+				return 1;
+		}
+		if (!f->more4)
+			return 0;
+	} else {
+		__builtin_memcpy(a, o->src.addr, 16);
+#pragma unroll
+		for (int i = 0; i < VSN_DECAP_FAST6; i++) {
+			if ((__u32)i >= f->n6)
+				break;
+			__builtin_memcpy(b, f->v6[i], 16);
+			if (a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3])
+				return 1;
+		}
+		if (!f->more6)
+			return 0;
+	}
+	return bpf_map_lookup_elem(&vsn_decap_allow, &o->src) != NULL;
+}
+
 SEC("xdp")
 int vsn_decap(struct xdp_md *ctx)
 {
@@ -232,7 +280,7 @@ int vsn_decap(struct xdp_md *ctx)
 		return verdict(r, XDP_PASS, bytes);
 
 	/* Whatever it carries, IP-in-IP from a stranger goes no further. */
-	if (o.src_v4mapped || !bpf_map_lookup_elem(&vsn_decap_allow, &o.src))
+	if (!allowed(&o))
 		return verdict(VSN_DECAP_DROP_NOT_ALLOWED, XDP_DROP, bytes);
 
 	r = check_inner(&c, o.inner);

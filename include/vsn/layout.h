@@ -187,7 +187,7 @@ struct vsn_meta {
  * Versioned apart from the forwarder: SLB hosts need not be touched when only
  * the forwarder's layout changes. Bump it with any change below.
  */
-#define VSN_DECAP_LAYOUT_VERSION 1
+#define VSN_DECAP_LAYOUT_VERSION 2
 
 enum vsn_decap_reason {
 	VSN_DECAP_OK_V4 = 0,	    /* decapsulated; the inner packet is IPv4 */
@@ -203,6 +203,24 @@ enum vsn_decap_reason {
 /* Key of the decap allow-list: a node underlay address, IPv6 or v4-mapped. */
 struct vsn_decap_key {
 	__u8 addr[16];
+};
+
+#define VSN_DECAP_FAST4 16
+#define VSN_DECAP_FAST6 4
+
+/*
+ * The first allowed nodes of each family (in address order), inline in one
+ * array entry: an inlined array lookup and a few compares, where a hash
+ * lookup costs about as much as the rest of the decapsulation. Only when a
+ * family has more nodes than fit (more4 / more6) does the hash decide.
+ */
+struct vsn_decap_fast {
+	__u32 n4;    /* valid entries of v4 */
+	__u32 n6;    /* valid entries of v6 */
+	__u32 more4; /* further IPv4 nodes are only in the hash */
+	__u32 more6; /* further IPv6 nodes are only in the hash */
+	__be32 v4[VSN_DECAP_FAST4];
+	__u8 v6[VSN_DECAP_FAST6][16];
 };
 
 #endif /* VSN_LAYOUT_H */

@@ -24,6 +24,7 @@
 enum decap_map {
 	DECAP_MAP_ALLOW,
 	DECAP_MAP_CNT,
+	DECAP_MAP_FAST,
 	DECAP_MAP_META, /* last: pinned last */
 	DECAP_MAP_MAX,
 };
@@ -32,6 +33,7 @@ enum decap_map {
 static const char *const decap_map_names[DECAP_MAP_MAX] = {
 	[DECAP_MAP_ALLOW] = "vsn_decap_allow",
 	[DECAP_MAP_CNT] = "vsn_decap_cnt",
+	[DECAP_MAP_FAST] = "vsn_decap_fast",
 	[DECAP_MAP_META] = "vsn_decap_meta",
 };
 
@@ -317,6 +319,58 @@ static int node_key(const struct vsn_addr *node, struct vsn_decap_key *ret)
 	return 0;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct vsn_decap_key));
+}
+
+/*
+ * Rewrite the inline list from the hash: the first nodes of each family in
+ * address order. Called with the lock held, after an allow (so the hash
+ * already has the node) and before a disallow's delete (with skip, the node
+ * being removed), so a node is never in the list without being allowed.
+ */
+static int fast_rebuild(struct vsn_decap *d, const struct vsn_decap_key *skip)
+{
+	struct vsn_decap_key *keys, k, *prev = NULL;
+	struct vsn_decap_fast f = {0};
+	__u32 zero = 0;
+	size_t n = 0;
+	int r = 0;
+
+	keys = calloc(VSN_DECAP_MAX_ALLOWED, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	while (n < VSN_DECAP_MAX_ALLOWED &&
+	       !bpf_map_get_next_key(d->map_fd[DECAP_MAP_ALLOW], prev, &k)) {
+		keys[n] = k;
+		prev = &keys[n];
+		if (!skip || memcmp(&k, skip, sizeof(k)))
+			n++;
+	}
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct vsn_addr a;
+
+		vsn_addr_from_key(keys[i].addr, &a);
+		if (a.family == AF_INET) {
+			if (f.n4 < VSN_DECAP_FAST4)
+				memcpy(&f.v4[f.n4++], a.bytes, 4);
+			else
+				f.more4 = 1;
+		} else {
+			if (f.n6 < VSN_DECAP_FAST6)
+				memcpy(f.v6[f.n6++], a.bytes, 16);
+			else
+				f.more6 = 1;
+		}
+	}
+	if (bpf_map_update_elem(d->map_fd[DECAP_MAP_FAST], &zero, &f, BPF_ANY))
+		r = -errno;
+	free(keys);
+	return r;
+}
+
 int vsn_decap_allow(struct vsn_decap *d, const struct vsn_addr *node)
 {
 	struct vsn_decap_key k;
@@ -332,6 +386,8 @@ int vsn_decap_allow(struct vsn_decap *d, const struct vsn_addr *node)
 	/* The kernel says E2BIG when the table is full. */
 	if (bpf_map_update_elem(d->map_fd[DECAP_MAP_ALLOW], &k, &one, BPF_ANY))
 		r = -errno;
+	if (!r)
+		r = fast_rebuild(d, NULL);
 	pin_unlock(d->dir_fd);
 	return r;
 }
@@ -339,6 +395,7 @@ int vsn_decap_allow(struct vsn_decap *d, const struct vsn_addr *node)
 int vsn_decap_disallow(struct vsn_decap *d, const struct vsn_addr *node)
 {
 	struct vsn_decap_key k;
+	__u8 one;
 	int r;
 
 	r = node_key(node, &k);
@@ -347,7 +404,12 @@ int vsn_decap_disallow(struct vsn_decap *d, const struct vsn_addr *node)
 	r = pin_lock(d->dir_fd);
 	if (r)
 		return r;
-	if (bpf_map_delete_elem(d->map_fd[DECAP_MAP_ALLOW], &k))
+	/* Out of the inline list first: never listed there without being allowed. */
+	if (bpf_map_lookup_elem(d->map_fd[DECAP_MAP_ALLOW], &k, &one))
+		r = -errno;
+	if (!r)
+		r = fast_rebuild(d, &k);
+	if (!r && bpf_map_delete_elem(d->map_fd[DECAP_MAP_ALLOW], &k))
 		r = -errno;
 	pin_unlock(d->dir_fd);
 	return r;

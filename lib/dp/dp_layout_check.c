@@ -15,6 +15,8 @@ _Static_assert(sizeof(struct vsn_match) == 120, "vsn_match size");
 _Static_assert(sizeof(struct vsn_slb) == 40, "vsn_slb size");
 _Static_assert(sizeof(struct vsn_config) == 24, "vsn_config size");
 _Static_assert(sizeof(struct vsn_decap_key) == 16, "vsn_decap_key size");
+_Static_assert(sizeof(struct vsn_decap_fast) == 144, "vsn_decap_fast size");
+_Static_assert(VSN_DECAP_LAYOUT_VERSION == 2, "bump the asserts with the decap layout");
 _Static_assert(sizeof(struct vsn_counter) == 16, "vsn_counter size");
 _Static_assert(sizeof(struct vsn_meta) == 40, "vsn_meta size");
 _Static_assert(VSN_REASON_MAX <= 64, "reasons fit a u64 bitmap");

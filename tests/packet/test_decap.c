@@ -472,6 +472,87 @@ static void test_allow_then_disallow(void **state)
 	assert_int_equal(c.n, 2);
 }
 
+/* A 6in6 frame from src, and the inner frame it must come out as. */
+static void frame_6in6(const char *src, struct pkt *in, struct pkt *inner)
+{
+	struct pkt_spec s = IN6(), o = OUT6(.saddr = src);
+
+	assert_int_equal(pkt_build(&s, inner), 0);
+	*in = *inner;
+	assert_int_equal(pkt_encap(in, &o), 0);
+}
+
+/*
+ * More nodes than the inline list holds (VSN_DECAP_FAST4 / FAST6): nodes
+ * past it are found in the hash, strangers are still refused, and a node
+ * that moves into the list when another leaves is still accepted.
+ */
+static void test_allow_beyond_inline_list(void **state)
+{
+	static struct pkt in, inner;
+	char name[64], src[VSN_ADDR_STRLEN];
+	struct vsn_addr a;
+	int n4 = VSN_DECAP_FAST4 + 4, n6 = VSN_DECAP_FAST6 + 2;
+
+	for (int i = 0; i < n4; i++) {
+		snprintf(src, sizeof(src), "10.9.0.%d", i + 1);
+		addr(src, &a);
+		assert_int_equal(vsn_decap_allow(decap, &a), 0);
+	}
+	for (int i = 0; i < n6; i++) {
+		snprintf(src, sizeof(src), "2001:db8:9::%d", i + 1);
+		addr(src, &a);
+		assert_int_equal(vsn_decap_allow(decap, &a), 0);
+	}
+	for (int i = 0; i < n4; i++) {
+		snprintf(src, sizeof(src), "10.9.0.%d", i + 1);
+		snprintf(name, sizeof(name), "4in4 from allowed node %d of %d", i + 1, n4);
+		frame_4in4(src, &in, &inner);
+		assert_int_equal(verify(name, &in, XDP_PASS, VSN_DECAP_OK_V4, &inner), 0);
+	}
+	for (int i = 0; i < n6; i++) {
+		snprintf(src, sizeof(src), "2001:db8:9::%d", i + 1);
+		snprintf(name, sizeof(name), "6in6 from allowed node %d of %d", i + 1, n6);
+		frame_6in6(src, &in, &inner);
+		assert_int_equal(verify(name, &in, XDP_PASS, VSN_DECAP_OK_V6, &inner), 0);
+	}
+	frame_4in4("10.9.0.200", &in, &inner);
+	assert_int_equal(verify("4in4 stranger past the list", &in, XDP_DROP,
+				VSN_DECAP_DROP_NOT_ALLOWED, &in),
+			 0);
+	frame_6in6("2001:db8:9::200", &in, &inner);
+	assert_int_equal(verify("6in6 stranger past the list", &in, XDP_DROP,
+				VSN_DECAP_DROP_NOT_ALLOWED, &in),
+			 0);
+
+	/* The third leaves the list; the last moves in, and both verdicts follow. */
+	addr("10.9.0.3", &a);
+	assert_int_equal(vsn_decap_disallow(decap, &a), 0);
+	frame_4in4("10.9.0.3", &in, &inner);
+	assert_int_equal(verify("4in4 from a node that left", &in, XDP_DROP,
+				VSN_DECAP_DROP_NOT_ALLOWED, &in),
+			 0);
+	snprintf(src, sizeof(src), "10.9.0.%d", n4);
+	frame_4in4(src, &in, &inner);
+	assert_int_equal(verify("4in4 from the last node", &in, XDP_PASS, VSN_DECAP_OK_V4, &inner),
+			 0);
+
+	for (int i = 0; i < n4; i++) {
+		snprintf(src, sizeof(src), "10.9.0.%d", i + 1);
+		addr(src, &a);
+		assert_int_equal(vsn_decap_disallow(decap, &a), i == 2 ? -ENOENT : 0);
+	}
+	for (int i = 0; i < n6; i++) {
+		snprintf(src, sizeof(src), "2001:db8:9::%d", i + 1);
+		addr(src, &a);
+		assert_int_equal(vsn_decap_disallow(decap, &a), 0);
+	}
+	snprintf(src, sizeof(src), "10.9.0.%d", n4);
+	frame_4in4(src, &in, &inner);
+	assert_int_equal(
+		verify("4in4 after all left", &in, XDP_DROP, VSN_DECAP_DROP_NOT_ALLOWED, &in), 0);
+}
+
 /* ::ffff:a.b.c.d is allowed as a.b.c.d: the table holds one key for both. */
 static void test_allow_v4mapped_is_v4(void **state)
 {
@@ -677,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_allow_v4mapped_is_v4),
 		cmocka_unit_test(test_allow_refuses_non_sources),
 		cmocka_unit_test(test_allow_capacity),
+		cmocka_unit_test(test_allow_beyond_inline_list),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_layout_version_refused),
