@@ -77,21 +77,13 @@ static void decap_free(struct vsn_decap *d)
 /* Unpin whatever a load that died half-way left, so a fresh load can pin. */
 static void unpin_all(const char *dir)
 {
-	char path[PATH_MAX];
-
-	/* The marker first: a reader must never see it without the rest. */
-	for (int i = DECAP_MAP_MAX - 1; i >= 0; i--)
-		if (!pin_path(path, sizeof(path), dir, "maps", decap_map_names[i]))
-			unlink(path);
-	if (!pin_path(path, sizeof(path), dir, "", "prog"))
-		unlink(path);
+	pin_unpin_object(dir, decap_map_names, DECAP_MAP_MAX, DECAP_MAP_META);
 }
 
 static int load_and_pin(const char *dir)
 {
 	__u32 zero = 0, version = VSN_DECAP_LAYOUT_VERSION;
 	struct decap_bpf *skel;
-	char path[PATH_MAX];
 	int r;
 
 	skel = decap_bpf__open();
@@ -103,67 +95,28 @@ static int load_and_pin(const char *dir)
 	r = decap_bpf__load(skel);
 	if (r)
 		goto out;
-
-	snprintf(path, sizeof(path), "%s/maps", dir);
-	r = pin_mkdir_p(path);
-	if (r)
-		goto out;
-	r = pin_path(path, sizeof(path), dir, "", "prog");
-	if (r)
-		goto out;
-	if (bpf_obj_pin(bpf_program__fd(skel->progs.vsn_decap), path)) {
-		r = -errno;
-		goto out;
-	}
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.vsn_decap_meta), &zero, &version, BPF_ANY)) {
 		r = -errno;
 		goto out;
 	}
-	for (int i = 0; i < DECAP_MAP_MAX; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, decap_map_names[i]);
-
-		if (!m) {
-			r = -ENOENT;
-			goto out;
-		}
-		r = pin_path(path, sizeof(path), dir, "maps", decap_map_names[i]);
-		if (r)
-			goto out;
-		if (bpf_obj_pin(bpf_map__fd(m), path)) {
-			r = -errno;
-			goto out;
-		}
-	}
+	r = pin_object(dir, bpf_program__fd(skel->progs.vsn_decap), skel->obj, decap_map_names,
+		       DECAP_MAP_MAX, DECAP_MAP_META);
 out:
-	if (r)
-		unpin_all(dir);
 	decap_bpf__destroy(skel);
 	return r;
 }
 
 static int open_pinned(struct vsn_decap *d)
 {
-	char path[PATH_MAX];
 	__u32 zero = 0, version;
 	int r;
 
-	for (int i = 0; i < DECAP_MAP_MAX; i++) {
-		r = pin_path(path, sizeof(path), d->pin_dir, "maps", decap_map_names[i]);
-		if (r)
-			return r;
-		d->map_fd[i] = bpf_obj_get(path);
-		if (d->map_fd[i] < 0)
-			return -errno;
-	}
-	if (bpf_map_lookup_elem(d->map_fd[DECAP_MAP_META], &zero, &version))
-		return -errno;
-	if (version != VSN_DECAP_LAYOUT_VERSION)
-		return -EPROTO;
-	r = pin_path(path, sizeof(path), d->pin_dir, "", "prog");
+	r = pin_open_object(d->pin_dir, decap_map_names, DECAP_MAP_MAX, d->map_fd, &d->prog_fd);
 	if (r)
 		return r;
-	d->prog_fd = bpf_obj_get(path);
-	return d->prog_fd < 0 ? -errno : 0;
+	if (bpf_map_lookup_elem(d->map_fd[DECAP_MAP_META], &zero, &version))
+		return -errno;
+	return version == VSN_DECAP_LAYOUT_VERSION ? 0 : -EPROTO;
 }
 
 int vsn_decap_open(const char *pin_dir, bool create, struct vsn_decap **ret)

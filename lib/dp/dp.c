@@ -72,13 +72,7 @@ static void dp_free(struct vsn_dp *dp)
 /* Unpin whatever a load that died half-way left, so a fresh load can pin. */
 static void unpin_all(const char *dir)
 {
-	char path[PATH_MAX];
-
-	for (int i = 0; i < DP_MAP_MAX; i++)
-		if (!pin_path(path, sizeof(path), dir, "maps", dp_map_names[i]))
-			unlink(path);
-	if (!pin_path(path, sizeof(path), dir, "", "prog"))
-		unlink(path);
+	pin_unpin_object(dir, dp_map_names, DP_MAP_MAX, DP_MAP_META);
 }
 
 static int load_and_pin(const char *dir, const struct vsn_dp_opts *opts)
@@ -93,8 +87,6 @@ static int load_and_pin(const char *dir, const struct vsn_dp_opts *opts)
 		.max_services = max_svc,
 	};
 	struct forwarder_bpf *skel;
-	struct bpf_map *meta_map = NULL;
-	char path[PATH_MAX];
 	__u32 zero = 0;
 	int r;
 
@@ -108,81 +100,28 @@ static int load_and_pin(const char *dir, const struct vsn_dp_opts *opts)
 	r = forwarder_bpf__load(skel);
 	if (r)
 		goto out;
-
-	r = pin_mkdir_p(dir);
-	if (r)
-		goto out;
-	snprintf(path, sizeof(path), "%s/maps", dir);
-	r = pin_mkdir_p(path);
-	if (r)
-		goto out;
-	r = pin_path(path, sizeof(path), dir, "", "prog");
-	if (r)
-		goto out;
-	if (bpf_obj_pin(bpf_program__fd(skel->progs.vsn_forward), path)) {
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.vsn_meta), &zero, &meta, BPF_ANY)) {
 		r = -errno;
 		goto out;
 	}
-	for (int i = 0; i < DP_MAP_MAX; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, dp_map_names[i]);
-
-		if (!m) {
-			r = -ENOENT;
-			goto out;
-		}
-		if (i == DP_MAP_META) {
-			meta_map = m;
-			continue;
-		}
-		r = pin_path(path, sizeof(path), dir, "maps", dp_map_names[i]);
-		if (r)
-			goto out;
-		if (bpf_obj_pin(bpf_map__fd(m), path)) {
-			r = -errno;
-			goto out;
-		}
-	}
-	if (bpf_map_update_elem(bpf_map__fd(meta_map), &zero, &meta, BPF_ANY)) {
-		r = -errno;
-		goto out;
-	}
-	r = pin_path(path, sizeof(path), dir, "maps", dp_map_names[DP_MAP_META]);
-	if (r)
-		goto out;
-	if (bpf_obj_pin(bpf_map__fd(meta_map), path))
-		r = -errno;
+	r = pin_object(dir, bpf_program__fd(skel->progs.vsn_forward), skel->obj, dp_map_names,
+		       DP_MAP_MAX, DP_MAP_META);
 out:
-	if (r)
-		unpin_all(dir);
 	forwarder_bpf__destroy(skel);
 	return r;
 }
 
 static int open_pinned(struct vsn_dp *dp)
 {
-	char path[PATH_MAX];
 	__u32 zero = 0;
 	int r;
 
-	for (int i = 0; i < DP_MAP_MAX; i++) {
-		r = pin_path(path, sizeof(path), dp->pin_dir, "maps", dp_map_names[i]);
-		if (r)
-			return r;
-		dp->map_fd[i] = bpf_obj_get(path);
-		if (dp->map_fd[i] < 0)
-			return -errno;
-	}
-	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_META], &zero, &dp->meta))
-		return -errno;
-	if (dp->meta.layout_version != VSN_LAYOUT_VERSION)
-		return -EPROTO;
-	r = pin_path(path, sizeof(path), dp->pin_dir, "", "prog");
+	r = pin_open_object(dp->pin_dir, dp_map_names, DP_MAP_MAX, dp->map_fd, &dp->prog_fd);
 	if (r)
 		return r;
-	dp->prog_fd = bpf_obj_get(path);
-	if (dp->prog_fd < 0)
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_META], &zero, &dp->meta))
 		return -errno;
-	return 0;
+	return dp->meta.layout_version == VSN_LAYOUT_VERSION ? 0 : -EPROTO;
 }
 
 int vsn_dp_open(const struct vsn_dp_opts *opts, struct vsn_dp **ret_dp)

@@ -234,3 +234,78 @@ int pin_links_detach_all(const char *pin_dir)
 	rmdir(path);
 	return r;
 }
+
+void pin_unpin_object(const char *dir, const char *const *names, int n, int marker)
+{
+	char path[PATH_MAX];
+
+	if (!pin_path(path, sizeof(path), dir, "maps", names[marker]))
+		unlink(path);
+	for (int i = 0; i < n; i++)
+		if (i != marker && !pin_path(path, sizeof(path), dir, "maps", names[i]))
+			unlink(path);
+	if (!pin_path(path, sizeof(path), dir, "", "prog"))
+		unlink(path);
+}
+
+static int pin_map(const char *dir, struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+	char path[PATH_MAX];
+	int r;
+
+	if (!m)
+		return -ENOENT;
+	r = pin_path(path, sizeof(path), dir, "maps", name);
+	if (r)
+		return r;
+	return bpf_obj_pin(bpf_map__fd(m), path) ? -errno : 0;
+}
+
+int pin_object(const char *dir, int prog_fd, struct bpf_object *obj, const char *const *names,
+	       int n, int marker)
+{
+	char path[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/maps", dir);
+	r = pin_mkdir_p(path);
+	if (r)
+		return r;
+	r = pin_path(path, sizeof(path), dir, "", "prog");
+	if (r)
+		return r;
+	if (bpf_obj_pin(prog_fd, path))
+		return -errno;
+	for (int i = 0; i < n && !r; i++)
+		if (i != marker)
+			r = pin_map(dir, obj, names[i]);
+	if (!r)
+		r = pin_map(dir, obj, names[marker]);
+	if (r)
+		pin_unpin_object(dir, names, n, marker);
+	return r;
+}
+
+int pin_open_object(const char *dir, const char *const *names, int n, int *fds, int *ret_prog_fd)
+{
+	char path[PATH_MAX];
+	int r, fd;
+
+	for (int i = 0; i < n; i++) {
+		r = pin_path(path, sizeof(path), dir, "maps", names[i]);
+		if (r)
+			return r;
+		fds[i] = bpf_obj_get(path);
+		if (fds[i] < 0)
+			return -errno;
+	}
+	r = pin_path(path, sizeof(path), dir, "", "prog");
+	if (r)
+		return r;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	*ret_prog_fd = fd;
+	return 0;
+}

@@ -17,6 +17,18 @@ int pin_path(char *buf, size_t len, const char *dir, const char *sub, const char
 int pin_mkdir_p(const char *path);
 /* -EMEDIUMTYPE unless dir (or its nearest existing parent) is on a bpffs. */
 int pin_check_bpffs(const char *dir);
+/*
+ * A loaded BPF object's pins: <dir>/prog and <dir>/maps/<names[i]>, with
+ * names[marker] pinned last and removed first, so its presence means
+ * "pinned completely". On failure pin_object() removes what it pinned.
+ */
+struct bpf_object;
+int pin_object(const char *dir, int prog_fd, struct bpf_object *obj, const char *const *names,
+	       int n, int marker);
+void pin_unpin_object(const char *dir, const char *const *names, int n, int marker);
+/* Open every pinned map into fds[i] (left -1 on failure) and the program into *ret_prog_fd. */
+int pin_open_object(const char *dir, const char *const *names, int n, int *fds, int *ret_prog_fd);
+
 /* Exclusive flock on an open pin dir; around every change. */
 int pin_lock(int dir_fd);
 void pin_unlock(int dir_fd);
