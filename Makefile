@@ -9,7 +9,7 @@ CC       := clang
 BPFTOOL  ?= bpftool
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
-CPPFLAGS := -Iinclude -Ilib/dp -Ilib/testenv -I$(B)/bpf -D_GNU_SOURCE
+CPPFLAGS := -Iinclude -Ilib/dp -Ilib/testenv -Ilib/cli -I$(B)/bpf -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 $(WARN) -fno-strict-aliasing
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -23,6 +23,7 @@ SKELS     := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
 
 LIB_SRCS  := $(wildcard lib/dp/*.c)
 TESTENV_SRCS := $(wildcard lib/testenv/*.c)
+CLI_SRCS  := $(wildcard lib/cli/*.c)
 DPCTL_SRCS := $(wildcard dpctl/*.c)
 SLB_SRCS  := $(wildcard slb/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -33,7 +34,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 # Two variants of all user-space code: plain ($(B)) and ASan+UBSan ($(B)/san).
 define variant
-$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h lib/testenv/*.h bpf/*.h tests/packet/*.h bench/*.h dpctl/*.h slb/*.h)
+$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h lib/testenv/*.h lib/cli/*.h bpf/*.h tests/packet/*.h bench/*.h dpctl/*.h slb/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) -c $$< -o $$@
 
@@ -41,10 +42,10 @@ $(1)/libvsndp.a: $$(LIB_SRCS:%.c=$(1)/obj/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/vsn-dpctl: $$(DPCTL_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
+$(1)/vsn-dpctl: $$(DPCTL_SRCS:%.c=$(1)/obj/%.o) $$(CLI_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 
-$(1)/vsn-slb: $$(SLB_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
+$(1)/vsn-slb: $$(SLB_SRCS:%.c=$(1)/obj/%.o) $$(CLI_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 
 $(1)/tests/unit/%: $(1)/obj/tests/unit/%.o $(1)/libvsndp.a

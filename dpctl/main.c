@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "dpctl.h"
 
 static const struct dpctl_cmd cmds[] = {
@@ -47,13 +48,9 @@ int dpctl_err(int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vsn-dpctl: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_verr("vsn-dpctl", r, fmt, ap);
 	va_end(ap);
-	if (r)
-		fprintf(stderr, ": %s", strerror(-r));
-	fprintf(stderr, "\n");
 	return 1;
 }
 
@@ -85,28 +82,13 @@ int dpctl_open(struct dpctl *ctl, bool create, struct vsn_dp **ret_dp)
 int main(int argc, char **argv)
 {
 	struct dpctl ctl = {.pin_dir = getenv("VSN_PIN_DIR")};
-	int i = 1;
+	int i, status;
 
 	if (!ctl.pin_dir)
 		ctl.pin_dir = VSN_DP_DEFAULT_PIN_DIR;
-	while (i < argc && argv[i][0] == '-') {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc) {
-			ctl.pin_dir = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		fprintf(stderr, "vsn-dpctl: unknown option '%s'\n\n", argv[i]);
-		usage(stderr);
-		return 2;
-	}
-	if (i >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	i = cli_global_options("vsn-dpctl", argc, argv, &ctl.pin_dir, usage, &status);
+	if (i < 0)
+		return status;
 	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
 		if (!strcmp(argv[i], cmds[c].name))
 			return cmds[c].run(&ctl, argc - i, argv + i);

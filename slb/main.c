@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cli.h"
 #include "slb.h"
 
 static const struct slb_cmd cmds[] = {
@@ -46,15 +47,9 @@ int slb_err(int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	/* What was done comes before what went wrong, also when stdout is a pipe. */
-	fflush(stdout);
-	fprintf(stderr, "vsn-slb: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_verr("vsn-slb", r, fmt, ap);
 	va_end(ap);
-	if (r)
-		fprintf(stderr, ": %s", strerror(-r));
-	fprintf(stderr, "\n");
 	return 1;
 }
 
@@ -138,28 +133,13 @@ int slb_parse_vip(const char *s, struct vsn_addr *ret)
 int main(int argc, char **argv)
 {
 	struct slb ctl = {.pin_dir = getenv("VSN_DECAP_PIN_DIR")};
-	int i = 1;
+	int i, status;
 
 	if (!ctl.pin_dir || !*ctl.pin_dir)
 		ctl.pin_dir = VSN_DECAP_DEFAULT_PIN_DIR;
-	while (i < argc && argv[i][0] == '-') {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc) {
-			ctl.pin_dir = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		fprintf(stderr, "vsn-slb: unknown option '%s'\n\n", argv[i]);
-		usage(stderr);
-		return 2;
-	}
-	if (i >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	i = cli_global_options("vsn-slb", argc, argv, &ctl.pin_dir, usage, &status);
+	if (i < 0)
+		return status;
 	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
 		if (!strcmp(argv[i], cmds[c].name))
 			return cmds[c].run(&ctl, argc - i, argv + i);
