@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libFuzzer target for the SLB-side decap program's parser (bpf/decap.bpf.c),
+ * run in the kernel through BPF_PROG_TEST_RUN. Whatever the frame: a frame
+ * it decapsulated (decap_v4/_v6 moved) comes out shorter, with the inner
+ * packet it carried; every other frame comes out untouched, passed or
+ * dropped; nothing else is a verdict. Needs root; makes its own network
+ * namespace and removes its pins at exit.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sched.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+
+#include "testenv.h"
+#include "vsn_decap.h"
+
+#define MAX_FRAME 2048
+
+static char pin_dir[64];
+static struct vsn_decap *decap;
+static unsigned long decapsulated, untouched;
+
+static void cleanup(void)
+{
+	fprintf(stderr, "fuzz_decap: decapsulated %lu, untouched %lu\n", decapsulated, untouched);
+	vsn_decap_close(decap);
+	vsn_decap_unload(pin_dir);
+}
+
+/* A run that crashed cannot clean up: remove pins of processes that are gone. */
+static void remove_stale_pins(void)
+{
+	struct dirent *de;
+	char path[300];
+	DIR *d;
+	int pid;
+
+	d = opendir(TESTENV_BPF_FS);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (sscanf(de->d_name, "vsn-fuzzdecap-%d", &pid) == 1 && kill(pid, 0) &&
+		    errno == ESRCH) {
+			snprintf(path, sizeof(path), TESTENV_BPF_FS "/%s", de->d_name);
+			vsn_decap_unload(path);
+		}
+	closedir(d);
+}
+
+static int setup(void)
+{
+	/* The outer sources of the seed corpus (tests/fuzz/corpus/decap). */
+	static const char *const nodes[] = {"198.18.0.1", "2001:db8:ff::1"};
+	struct vsn_addr a;
+	int r;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	r = testenv_link_up("lo");
+	if (r)
+		return r;
+	r = testenv_bpffs_ensure(TESTENV_BPF_FS);
+	if (r < 0)
+		return r;
+	remove_stale_pins();
+	snprintf(pin_dir, sizeof(pin_dir), TESTENV_BPF_FS "/vsn-fuzzdecap-%d", (int)getpid());
+	r = vsn_decap_open(pin_dir, true, &decap);
+	if (r)
+		return r;
+	atexit(cleanup);
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		vsn_addr_parse(nodes[i], &a);
+		r = vsn_decap_allow(decap, &a);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	int r = setup();
+
+	if (r) {
+		fprintf(stderr, "fuzz_decap: setup: %s (needs root)\n", strerror(-r));
+		exit(1);
+	}
+	return 0;
+}
+
+static __u64 decap_count(void)
+{
+	struct vsn_counter v4 = {0}, v6 = {0};
+
+	if (vsn_decap_counter_read(decap, VSN_DECAP_OK_V4, &v4) ||
+	    vsn_decap_counter_read(decap, VSN_DECAP_OK_V6, &v6))
+		abort();
+	return v4.packets + v6.packets;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static __u8 out[MAX_FRAME + 256];
+	struct xdp_md ctx;
+	__u64 before;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	/* The kernel refuses frames shorter than an Ethernet header. */
+	if (size < 14 || size > MAX_FRAME)
+		return 0;
+	ctx = (struct xdp_md){.data_end = size, .ingress_ifindex = 1};
+	o.data_in = data;
+	o.data_size_in = size;
+	o.data_out = out;
+	o.data_size_out = sizeof(out);
+	o.ctx_in = &ctx;
+	o.ctx_size_in = sizeof(ctx);
+	before = decap_count();
+	if (bpf_prog_test_run_opts(vsn_decap_prog_fd(decap), &o))
+		abort();
+	if (decap_count() != before) {
+		/* Decapsulated: shorter by an outer header, the MACs kept, the inner packet whole.
+		 */
+		if (o.retval != XDP_PASS || o.data_size_out + 20 > size || memcmp(out, data, 12) ||
+		    memcmp(out + o.data_size_out - 8, data + size - 8, 8))
+			abort();
+		decapsulated++;
+		return 0;
+	}
+	if ((o.retval != XDP_PASS && o.retval != XDP_DROP) || o.data_size_out != size ||
+	    memcmp(out, data, size))
+		abort();
+	untouched++;
+	return 0;
+}
