@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -42,4 +46,30 @@ int testenv_bpffs_ensure(const char *dir)
 	if (mount("bpf", dir, "bpf", 0, "mode=0700"))
 		return -errno;
 	return 1;
+}
+
+int testenv_sweep_stale(const char *prefix, int (*unload)(const char *dir))
+{
+	size_t len = strlen(prefix);
+	char path[512], *end;
+	struct dirent *de;
+	int n = 0;
+	long pid;
+	DIR *d;
+
+	d = opendir(TESTENV_BPF_FS);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, len))
+			continue;
+		pid = strtol(de->d_name + len, &end, 10);
+		if (end == de->d_name + len || *end || pid <= 0 || !kill(pid, 0) || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), TESTENV_BPF_FS "/%s", de->d_name);
+		unload(path);
+		n++;
+	}
+	closedir(d);
+	return n;
 }

@@ -14,4 +14,11 @@ int testenv_link_up(const char *ifname);
 /* Mount a bpffs at dir unless one is there: 1 if mounted now, 0 if not needed. */
 int testenv_bpffs_ensure(const char *dir);
 
+/*
+ * Remove pin directories TESTENV_BPF_FS/<prefix><pid> whose process no
+ * longer exists (a run killed before it could clean up), with unload();
+ * returns how many.
+ */
+int testenv_sweep_stale(const char *prefix, int (*unload)(const char *dir));
+
 #endif /* VSN_TESTENV_H */

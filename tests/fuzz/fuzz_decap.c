@@ -35,26 +35,6 @@ static void cleanup(void)
 	vsn_decap_unload(pin_dir);
 }
 
-/* A run that crashed cannot clean up: remove pins of processes that are gone. */
-static void remove_stale_pins(void)
-{
-	struct dirent *de;
-	char path[300];
-	DIR *d;
-	int pid;
-
-	d = opendir(TESTENV_BPF_FS);
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (sscanf(de->d_name, "vsn-fuzzdecap-%d", &pid) == 1 && kill(pid, 0) &&
-		    errno == ESRCH) {
-			snprintf(path, sizeof(path), TESTENV_BPF_FS "/%s", de->d_name);
-			vsn_decap_unload(path);
-		}
-	closedir(d);
-}
-
 static int setup(void)
 {
 	/* The outer sources of the seed corpus (tests/fuzz/corpus/decap). */
@@ -70,7 +50,8 @@ static int setup(void)
 	r = testenv_bpffs_ensure(TESTENV_BPF_FS);
 	if (r < 0)
 		return r;
-	remove_stale_pins();
+	/* A run that crashed could not clean up. */
+	testenv_sweep_stale("vsn-fuzzdecap-", vsn_decap_unload);
 	snprintf(pin_dir, sizeof(pin_dir), TESTENV_BPF_FS "/vsn-fuzzdecap-%d", (int)getpid());
 	r = vsn_decap_open(pin_dir, true, &decap);
 	if (r)

@@ -40,26 +40,6 @@ static void cleanup(void)
 	vsn_dp_unload(pin_dir);
 }
 
-/* A run that crashed cannot clean up: remove pins of processes that are gone. */
-static void remove_stale_pins(void)
-{
-	struct dirent *de;
-	char path[300];
-	DIR *d;
-	int pid;
-
-	d = opendir(TESTENV_BPF_FS);
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (sscanf(de->d_name, "vsn-fuzz-%d", &pid) == 1 && kill(pid, 0) &&
-		    errno == ESRCH) {
-			snprintf(path, sizeof(path), TESTENV_BPF_FS "/%s", de->d_name);
-			vsn_dp_unload(path);
-		}
-	closedir(d);
-}
-
 static void policy(struct vsn_dp_policy *p, const char *vip, __u8 proto, __u16 port, __u32 id)
 {
 	memset(p, 0, sizeof(*p));
@@ -87,7 +67,8 @@ static int setup(void)
 	r = testenv_bpffs_ensure(TESTENV_BPF_FS);
 	if (r < 0)
 		return r;
-	remove_stale_pins();
+	/* A run that crashed could not clean up. */
+	testenv_sweep_stale("vsn-fuzz-", vsn_dp_unload);
 	snprintf(pin_dir, sizeof(pin_dir), TESTENV_BPF_FS "/vsn-fuzz-%d", (int)getpid());
 	r = vsn_dp_open(&o, &dp);
 	if (r)

@@ -579,3 +579,38 @@ vsn_decap_cnt() {
 		}
 		END { exit !found }' "$1"
 }
+
+# The docs cannot rot: checks shared by the tests of each tool's guide.
+# vsn_docs_usage_current TOOL DOC CMD...: the '$ TOOL --help' block of DOC is what CMD prints.
+vsn_docs_usage_current() {
+	local tool=$1 doc=$2 want got
+	shift 2
+
+	got=$("$@" 2>&1 | sed 's/[[:space:]]*$//') || vsn_fail "failed: $*" || return 1
+	want=$(awk -v h="\$ $tool --help" '$0 == h { on = 1; next } on && /^```/ { exit } on' \
+		"$doc" | sed 's/[[:space:]]*$//')
+	[ -n "$want" ] || vsn_fail "no '\$ $tool --help' block in $doc" || return 1
+	[ "$got" = "$want" ] || vsn_fail "docs usage differs: $(diff <(echo "$want") <(echo "$got"))"
+}
+
+# vsn_docs_commands_ran TOOL DOC LOG MIN: every TOOL command DOC shows ('$ ...' lines in fenced
+# blocks, and `TOOL ...` code spans) is a line of LOG, the arguments of each call the test made;
+# and DOC shows at least MIN of them.
+vsn_docs_commands_ran() {
+	local tool=$1 doc=$2 log=$3 min=$4 cmds c bad=0 n=0
+
+	cmds=$({
+		awk -v t="$tool" '/^```/ { on = !on; next } on && /^\$ / && index($0, t)' "$doc"
+		grep -o "\`$tool [^\`]*\`" "$doc" | tr -d '`'
+	} | sed -E "s/.*$tool( --pin-dir [^ ]+)? ?//" | sort -u)
+	while IFS= read -r c; do
+		[ -n "$c" ] || c="(no arguments)"
+		n=$((n + 1))
+		if ! grep -qxF -- "$c" "$log"; then
+			echo "docs show '$tool $c', which this test never ran"
+			bad=1
+		fi
+	done <<<"$cmds"
+	[ "$n" -ge "$min" ] || vsn_fail "found only $n commands in $doc" || return 1
+	return $bad
+}

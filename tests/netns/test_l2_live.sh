@@ -533,37 +533,14 @@ unload_removes_pins() {
 	[ ! -e "$PIN_DIR" ] || vsn_fail "$PIN_DIR still exists: $(ls -R "$PIN_DIR")"
 }
 
-# The usage in docs/dpctl.md is what --help prints (trailing blanks aside).
+# The usage in the guide is what --help prints (trailing blanks aside).
 docs_usage_current() {
-	local want got
-
-	expect_ok vsn_dpctl --help || return 1
-	got=$(sed 's/[[:space:]]*$//' <<<"$OUT")
-	want=$(awk '/^\$ vsn-dpctl --help$/ { on = 1; next } on && /^```/ { exit } on' "$DOC" |
-		sed 's/[[:space:]]*$//')
-	[ -n "$want" ] || vsn_fail "no '\$ vsn-dpctl --help' block in $DOC" || return 1
-	[ "$got" = "$want" ] || vsn_fail "docs usage differs: $(diff <(echo "$want") <(echo "$got"))"
+	vsn_docs_usage_current vsn-dpctl "$DOC" vsn_dpctl --help
 }
 
-# Every vsn-dpctl command that docs/dpctl.md shows ("$ ..." lines in fenced blocks, and
-# `vsn-dpctl ...` code spans) is one this test ran: the docs cannot show a command that rots.
+# Every vsn-dpctl command the guide shows is one this test ran: the docs cannot show a command that rots.
 docs_commands_ran() {
-	local cmds c bad=0 n=0
-
-	cmds=$({
-		awk '/^```/ { on = !on; next } on && /^\$ .*vsn-dpctl/' "$DOC"
-		grep -o '`vsn-dpctl [^`]*`' "$DOC" | tr -d '`'
-	} | sed -E 's/.*vsn-dpctl( --pin-dir [^ ]+)? ?//' | sort -u)
-	while IFS= read -r c; do
-		[ -n "$c" ] || c="(no arguments)"
-		n=$((n + 1))
-		if ! grep -qxF -- "$c" "$VSN_STATE_DIR/dpctl.log"; then
-			echo "docs show 'vsn-dpctl $c', which this test never ran"
-			bad=1
-		fi
-	done <<<"$cmds"
-	[ "$n" -ge 10 ] || vsn_fail "found only $n commands in $DOC" || return 1
-	return $bad
+	vsn_docs_commands_ran vsn-dpctl "$DOC" "$VSN_STATE_DIR/dpctl.log" 10
 }
 
 # Every YAML block in docs/dpctl.md is a policy file this test applied, byte for byte.

@@ -450,37 +450,14 @@ generic_mode_delivers() {
 	[ ! -e "$SLB_PIN_DIR" ] || vsn_fail "$SLB_PIN_DIR still exists"
 }
 
-# The usage in docs/slb-host.md is what --help prints (trailing blanks aside).
+# The usage in the guide is what --help prints (trailing blanks aside).
 docs_usage_current() {
-	local want got
-
-	expect_ok vsn_slb --help || return 1
-	got=$(sed 's/[[:space:]]*$//' <<<"$OUT")
-	want=$(awk '/^\$ vsn-slb --help$/ { on = 1; next } on && /^```/ { exit } on' "$DOC" |
-		sed 's/[[:space:]]*$//')
-	[ -n "$want" ] || vsn_fail "no '\$ vsn-slb --help' block in $DOC" || return 1
-	[ "$got" = "$want" ] || vsn_fail "docs usage differs: $(diff <(echo "$want") <(echo "$got"))"
+	vsn_docs_usage_current vsn-slb "$DOC" vsn_slb --help
 }
 
-# Every vsn-slb command docs/slb-host.md shows ("$ ..." lines in fenced blocks, and `vsn-slb ...`
-# code spans) is one this test ran: the docs cannot show a command that rots.
+# Every vsn-slb command the guide shows is one this test ran: the docs cannot show a command that rots.
 docs_commands_ran() {
-	local cmds c bad=0 n=0
-
-	cmds=$({
-		awk '/^```/ { on = !on; next } on && /^\$ .*vsn-slb/' "$DOC"
-		grep -o '`vsn-slb [^`]*`' "$DOC" | tr -d '`'
-	} | sed -E 's/.*vsn-slb( --pin-dir [^ ]+)? ?//' | sort -u)
-	while IFS= read -r c; do
-		[ -n "$c" ] || c="(no arguments)"
-		n=$((n + 1))
-		if ! grep -qxF -- "$c" "$VSN_STATE_DIR/slb.log"; then
-			echo "docs show 'vsn-slb $c', which this test never ran"
-			bad=1
-		fi
-	done <<<"$cmds"
-	[ "$n" -ge 6 ] || vsn_fail "found only $n commands in $DOC" || return 1
-	return $bad
+	vsn_docs_commands_ran vsn-slb "$DOC" "$VSN_STATE_DIR/slb.log" 6
 }
 
 main() {

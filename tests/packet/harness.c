@@ -64,28 +64,11 @@ static void guard_parent(pid_t child)
  */
 static void sweep_stale(void)
 {
-	char path[sizeof(pin_dir)];
-	struct dirent *de;
-	bool decap;
-	DIR *d;
-	int pid, n;
+	int n = testenv_sweep_stale("vsn-ptest-decap-", vsn_decap_unload) +
+		testenv_sweep_stale("vsn-ptest-", vsn_dp_unload);
 
-	d = opendir(BPF_FS);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		decap = sscanf(de->d_name, "vsn-ptest-decap-%d%n", &pid, &n) == 1;
-		if ((!decap && sscanf(de->d_name, "vsn-ptest-%d%n", &pid, &n) != 1) ||
-		    de->d_name[n] || pid <= 0 || !kill(pid, 0) || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), BPF_FS "/%s", de->d_name);
-		fprintf(stderr, "harness: removing %s, left by a test that was killed\n", path);
-		if (decap)
-			vsn_decap_unload(path);
-		else
-			vsn_dp_unload(path);
-	}
-	closedir(d);
+	if (n)
+		fprintf(stderr, "harness: removed %d pin directories left by killed tests\n", n);
 }
 
 int h_init(void)
