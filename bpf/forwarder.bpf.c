@@ -81,8 +81,127 @@ static __always_inline const struct vsn_dest *match(void *policies, struct vsn_p
 	return NULL;
 }
 
+static __always_inline void flow_event(__u32 event)
+{
+	count(&vsn_cnt_flow, event, 0);
+}
+
+/* Defined and resolved: an SLB packets can be sent to. */
+static __always_inline int slb_usable(const struct vsn_slb *slb)
+{
+	return slb && (slb->flags & (VSN_SLB_DEFINED | VSN_SLB_RESOLVED)) ==
+			      (VSN_SLB_DEFINED | VSN_SLB_RESOLVED);
+}
+
+/*
+ * A new flow's SLB in pool `pool`: its Maglev entry, or, while that SLB is
+ * down or draining, the next entry (in table order) whose SLB is up. The
+ * walk only depends on the table and the SLB states, so every node makes
+ * the same choice. 0 when no SLB within VSN_MAGLEV_WALK entries is up.
+ */
+static __always_inline __u32 maglev_pick(void *table, const struct vsn_slot_info *info, __u32 pool,
+					 __u32 hash)
+{
+	__u32 m = info->maglev_size, slot, idx, *id;
+	const struct vsn_slb *slb;
+
+	if (!m)
+		return 0;
+	slot = vsn_maglev_slot(hash, m);
+	for (int i = 0; i < VSN_MAGLEV_WALK; i++) {
+		idx = pool * m + slot;
+		id = bpf_map_lookup_elem(table, &idx);
+		if (!id)
+			return 0;
+		slb = bpf_map_lookup_elem(&vsn_slbs, id);
+		if (slb && slb->state == VSN_SLB_UP)
+			return *id;
+		flow_event(VSN_FLOW_SKIP_NOT_UP);
+		if (++slot == m)
+			slot = 0;
+	}
+	return 0;
+}
+
+/* May this CPU remember one more new flow in this second? */
+static __always_inline int insert_allowed(void)
+{
+	const struct vsn_config *cfg;
+	struct vsn_flow_budget *b;
+	__u32 zero = 0;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&vsn_config, &zero);
+	if (!cfg || !cfg->flow_inserts_per_cpu)
+		return 1;
+	b = bpf_map_lookup_elem(&vsn_flow_budget, &zero);
+	if (!b)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now - b->window_ns >= 1000000000ull) {
+		b->window_ns = now;
+		b->inserts = 0;
+	}
+	if (b->inserts >= cfg->flow_inserts_per_cpu)
+		return 0;
+	b->inserts++;
+	return 1;
+}
+
+/*
+ * The SLB for p's flow under dest: its remembered SLB while that is up (or
+ * draining), else a fresh pick, remembered. 0 and *ret_reason when there
+ * is none.
+ */
+static __always_inline __u32 pick(void *table, const struct vsn_slot_info *info,
+				  const struct vsn_dest *dest, struct vsn_pkt *p, int *ret_reason)
+{
+	struct vsn_flow *f, nf = {.epoch = info->epoch};
+	const struct vsn_slb *slb;
+
+	f = bpf_map_lookup_elem(&vsn_flows, &p->fk);
+	if (f) {
+		if ((dest->flags & VSN_DEST_REHASH) && f->epoch != info->epoch) {
+			flow_event(VSN_FLOW_REHASH);
+		} else {
+			__u32 id = f->slb_id;
+
+			slb = bpf_map_lookup_elem(&vsn_slbs, &id);
+			if (slb && slb->state != VSN_SLB_DOWN) {
+				flow_event(VSN_FLOW_HIT);
+				return id;
+			}
+			flow_event(VSN_FLOW_REPICK_DOWN);
+		}
+	}
+	if (dest->flags & VSN_DEST_POOL) {
+		nf.slb_id = maglev_pick(table, info, dest->target,
+					vsn_flow_hash(p->fk.src, p->fk.dst, p->fk.ports,
+						      p->fk.proto, info->hash_seed));
+	} else {
+		nf.slb_id = dest->target;
+		slb = bpf_map_lookup_elem(&vsn_slbs, &nf.slb_id);
+		/* Drain admits no new flow; there is no other SLB to take it. */
+		if (!slb || slb->state != VSN_SLB_UP)
+			nf.slb_id = 0;
+	}
+	if (!nf.slb_id) {
+		*ret_reason = VSN_DROP_SLB_DOWN;
+		return 0;
+	}
+	/* An entry to replace costs no room; a new one must fit the bound. */
+	if (f || insert_allowed()) {
+		bpf_map_update_elem(&vsn_flows, &p->fk, &nf, BPF_ANY);
+		if (!f)
+			flow_event(VSN_FLOW_NEW);
+	} else {
+		flow_event(VSN_FLOW_INSERT_LIMITED);
+	}
+	return nf.slb_id;
+}
+
 /* Send the rewritten frame towards the SLB and count it. */
-static __always_inline int transmit(struct xdp_md *ctx, const struct vsn_slb *slb,
+static __always_inline int transmit(struct xdp_md *ctx, const struct vsn_slb *slb, __u32 slb_id,
 				    const struct vsn_dest *dest, __u64 bytes)
 {
 	int r, action;
@@ -98,7 +217,7 @@ static __always_inline int transmit(struct xdp_md *ctx, const struct vsn_slb *sl
 	if (action != XDP_DROP) {
 		count(&vsn_cnt_policy, dest->policy_id, bytes);
 		count(&vsn_cnt_service, dest->service_id, bytes);
-		count(&vsn_cnt_slb, dest->slb_id, bytes);
+		count(&vsn_cnt_slb, slb_id, bytes);
 	}
 	return verdict(r, action, bytes);
 }
@@ -107,11 +226,12 @@ SEC("xdp")
 int vsn_forward(struct xdp_md *ctx)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
+	const struct vsn_slot_info *info;
 	const struct vsn_dest *dest;
 	const struct vsn_slb *slb;
 	struct vsn_pkt p = {};
-	__u32 zero = 0, *slot;
-	void *policies;
+	__u32 zero = 0, *slot, slb_id;
+	void *policies, *table;
 	int r;
 
 	r = parse_packet(ctx, &p);
@@ -130,12 +250,17 @@ int vsn_forward(struct xdp_md *ctx)
 	if (!dest)
 		return verdict(r, r == VSN_PASS_NO_VIP ? XDP_PASS : XDP_DROP, bytes);
 
-	slb = bpf_map_lookup_elem(&vsn_slbs, &dest->slb_id);
-	if (!slb || (slb->flags & (VSN_SLB_DEFINED | VSN_SLB_RESOLVED)) !=
-			    (VSN_SLB_DEFINED | VSN_SLB_RESOLVED))
+	/* The same slot as the policies: the tables of the same generation. */
+	info = bpf_map_lookup_elem(&vsn_slot_info, slot);
+	table = bpf_map_lookup_elem(&vsn_maglev_slots, slot);
+	if (!info || !table)
 		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
-	if (slb->state == VSN_SLB_DOWN)
-		return verdict(VSN_DROP_SLB_DOWN, XDP_DROP, bytes);
+	slb_id = pick(table, info, dest, &p, &r);
+	if (!slb_id)
+		return verdict(r, XDP_DROP, bytes);
+	slb = bpf_map_lookup_elem(&vsn_slbs, &slb_id);
+	if (!slb_usable(slb))
+		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
 
 	if (slb->forward == VSN_FORWARD_IPIP) {
 		__u32 outer_len = p.is_v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
@@ -153,5 +278,5 @@ int vsn_forward(struct xdp_md *ctx)
 		__builtin_memcpy(p.eth->h_dest, slb->dmac, ETH_ALEN);
 		__builtin_memcpy(p.eth->h_source, slb->smac, ETH_ALEN);
 	}
-	return transmit(ctx, slb, dest, bytes);
+	return transmit(ctx, slb, slb_id, dest, bytes);
 }

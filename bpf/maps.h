@@ -42,6 +42,75 @@ struct {
 } vsn_policy_slots SEC(".maps");
 
 /*
+ * The per-generation Maglev tables: one inner array per slot holding every
+ * pool's table back to back (pool i at i * maglev_size). Arrays of any size
+ * fit the slot thanks to BPF_F_INNER_MAP (user space creates them with it).
+ */
+struct vsn_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VSN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct vsn_maglev_inner);
+} vsn_maglev_slots SEC(".maps");
+
+/* The per-generation pool definitions (user space only; see vsn_pool_word). */
+struct vsn_pooldef_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vsn_pool_word));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VSN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct vsn_pooldef_inner);
+} vsn_pooldef_slots SEC(".maps");
+
+/* Table size, hash seed and epoch of each slot's generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VSN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vsn_slot_info);
+} vsn_slot_info SEC(".maps");
+
+/*
+ * The connection table, outside generations: one LRU shared by all CPUs
+ * (load-time size). On veth, and with imperfect RSS, one flow's packets
+ * arrive on several CPUs; per-CPU tables would forget flows.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VSN_DEFAULT_MAX_FLOWS);
+	__type(key, struct vsn_flow_key);
+	__type(value, struct vsn_flow);
+} vsn_flows SEC(".maps");
+
+/* Per CPU: the current one-second window of connection-table inserts. */
+struct vsn_flow_budget {
+	__u64 window_ns;
+	__u64 inserts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vsn_flow_budget);
+} vsn_flow_budget SEC(".maps");
+
+/*
  * Never read by packets: user space updates it to wait for an RCU grace
  * period (the kernel waits for running programs after a map-in-map update),
  * which proves no packet still uses a slot it just made inactive.
@@ -111,5 +180,12 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vsn_counter);
 } vsn_cnt_reason SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VSN_FLOW_EVENT_MAX);
+	__type(key, __u32);
+	__type(value, struct vsn_counter);
+} vsn_cnt_flow SEC(".maps");
 
 #endif /* VSN_BPF_MAPS_H */

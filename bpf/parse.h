@@ -7,6 +7,8 @@
 #ifndef VSN_BPF_PARSE_H
 #define VSN_BPF_PARSE_H
 
+#include "vsn/hash.h"
+
 #define VSN_ETH_P_8021Q 0x8100
 #define VSN_ETH_P_8021AD 0x88A8
 #define VSN_ETH_P_IP 0x0800
@@ -46,6 +48,7 @@ struct vsn_ipv6_opt_hdr {
 /* What the match and the encapsulation need from a parsed packet. */
 struct vsn_pkt {
 	struct vsn_policy_key key; /* destination address, protocol, port */
+	struct vsn_flow_key fk;	   /* the 5-tuple: connection-table key and flow-hash input */
 	struct ethhdr *eth;
 	__u32 l3_off; /* IP header offset from the frame start (after VLAN tags) */
 	__u32 l3_len; /* IP datagram length, header included */
@@ -103,6 +106,10 @@ static __always_inline int parse_ip4(struct hdr_cursor *c, struct vsn_pkt *p, __
 	p->key.addr[10] = 0xff;
 	p->key.addr[11] = 0xff;
 	__builtin_memcpy(&p->key.addr[12], &ip->daddr, 4);
+	p->fk.src[2] = VSN_V4MAPPED_WORD2;
+	p->fk.src[3] = ip->saddr;
+	p->fk.dst[2] = VSN_V4MAPPED_WORD2;
+	p->fk.dst[3] = ip->daddr;
 	*ret_l4 = ip->protocol;
 	p->l3_off = (void *)ip - (void *)p->eth;
 	p->l3_len = tot;
@@ -132,6 +139,8 @@ static __always_inline int parse_ip6(struct hdr_cursor *c, struct vsn_pkt *p, __
 	    !p->key.addr[8] && !p->key.addr[9] && p->key.addr[10] == 0xff &&
 	    p->key.addr[11] == 0xff)
 		return VSN_PASS_NO_VIP;
+	__builtin_memcpy(p->fk.src, &ip6->saddr, 16);
+	__builtin_memcpy(p->fk.dst, &ip6->daddr, 16);
 	c->limit = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
 	c->pos = ip6 + 1;
 	p->is_v6 = 1;
@@ -181,6 +190,7 @@ static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u
 		    !CURSOR_FITS(c, c->pos + tcp->doff * 4))
 			return VSN_PASS_MALFORMED_L4;
 		p->key.port = tcp->dest;
+		p->fk.ports = vsn_flow_ports(tcp->source, tcp->dest);
 		p->flow ^= ((__u32)tcp->source << 16) ^ tcp->dest;
 	} else if (l4 == IPPROTO_UDP) {
 		struct udphdr *udp = c->pos;
@@ -189,11 +199,13 @@ static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u
 		    c->pos + bpf_ntohs(udp->len) > c->limit)
 			return VSN_PASS_MALFORMED_L4;
 		p->key.port = udp->dest;
+		p->fk.ports = vsn_flow_ports(udp->source, udp->dest);
 		p->flow ^= ((__u32)udp->source << 16) ^ udp->dest;
 	} else {
 		return VSN_PASS_NOT_TCP_UDP;
 	}
 	p->key.proto = l4;
+	p->fk.proto = l4;
 	return 0;
 }
 

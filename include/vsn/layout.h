@@ -12,7 +12,7 @@
 #ifndef VSN_LAYOUT_H
 #define VSN_LAYOUT_H
 
-#define VSN_LAYOUT_VERSION 2
+#define VSN_LAYOUT_VERSION 3
 
 /* Outer map-in-map slots: the active one and the one being filled. */
 #define VSN_SLOTS 2
@@ -21,6 +21,8 @@
 #define VSN_DEFAULT_MAX_POLICIES 65536
 #define VSN_DEFAULT_MAX_SLBS 4096
 #define VSN_DEFAULT_MAX_SERVICES 4096
+/* Connection-table entries (LRU); a load-time setting too. */
+#define VSN_DEFAULT_MAX_FLOWS (1u << 20)
 /* Interfaces a node can redirect to (devmap). */
 #define VSN_MAX_TX_PORTS 256
 
@@ -54,7 +56,7 @@ enum vsn_reason {
 	VSN_PASS_TOO_BIG,	   /* ipip: the encapsulated packet would exceed the egress MTU */
 	/* Dropped: a VIP was addressed but cannot be served. */
 	VSN_DROP_NO_POLICY,   /* VIP known, no policy for this protocol/port */
-	VSN_DROP_SLB_DOWN,    /* the destination SLB is marked down */
+	VSN_DROP_SLB_DOWN,    /* no SLB of the destination can take the flow (down, or drain for a new flow) */
 	VSN_DROP_NO_NEXTHOP,  /* the destination SLB is unknown or its next hop unresolved */
 	VSN_DROP_NO_UNDERLAY, /* ipip: no underlay source address of the SLB's family */
 	VSN_DROP_ENCAP_ERROR, /* ipip: the kernel refused room for the outer header */
@@ -83,10 +85,14 @@ struct vsn_policy_key {
 };
 
 #define VSN_DEST_VALID 0x1
+/* target is a pool: its index in the generation's Maglev tables. */
+#define VSN_DEST_POOL 0x2
+/* on_change: rehash. A flow remembered from another generation is re-picked. */
+#define VSN_DEST_REHASH 0x4
 
 /* What a matched policy does with the packet. */
 struct vsn_dest {
-	__u32 slb_id;	  /* index into vsn_slbs */
+	__u32 target;	  /* SLB id (index into vsn_slbs), or with VSN_DEST_POOL a pool index */
 	__u32 service_id; /* index into vsn_cnt_service */
 	__u32 policy_id;  /* index into vsn_cnt_policy */
 	__u32 flags;	  /* VSN_DEST_* */
@@ -130,7 +136,7 @@ enum vsn_forward {
 enum vsn_slb_state {
 	VSN_SLB_UP = 0,
 	VSN_SLB_DOWN = 1,
-	VSN_SLB_DRAIN = 2, /* no new flows; same as up until the connection table exists */
+	VSN_SLB_DRAIN = 2, /* no new flows; flows in the connection table stay */
 };
 
 #define VSN_SLB_DEFINED 0x1  /* the id is in use */
@@ -158,6 +164,67 @@ struct vsn_config {
 	__u8 underlay6[16]; /* outer source of IPv6-in-IPv6 */
 	__be32 underlay4;   /* outer source of IPv4-in-IPv4 */
 	__u32 flags;	    /* VSN_CFG_*: which underlay addresses are set */
+	/*
+	 * New flows each CPU may add to the connection table per second (0: no
+	 * bound). Beyond it a new flow is still forwarded by its Maglev pick,
+	 * only not remembered, so a flood cannot evict established flows.
+	 */
+	__u32 flow_inserts_per_cpu;
+	__u32 pad;
+};
+
+/*
+ * What a generation's packets need besides its maps, one entry per slot
+ * (vsn_slot_info), written before the slot is made active.
+ */
+struct vsn_slot_info {
+	__u32 maglev_size; /* entries per pool table, a prime */
+	__u32 hash_seed;   /* vsn_flow_hash seed */
+	__u32 epoch;	   /* the generation, truncated: flows remembered under another are rehashed */
+	__u32 n_pools;
+};
+
+/*
+ * Key of the connection table: a flow's 5-tuple laid out exactly as the
+ * words vsn_flow_hash (vsn/hash.h) takes, so the forwarder hashes the key it
+ * looks up. Addresses as in vsn_policy_key (IPv4 v4-mapped).
+ */
+struct vsn_flow_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u32 ports; /* vsn_flow_ports(source, destination) */
+	__u32 proto;
+};
+
+/* Value of the connection table: where the flow goes. */
+struct vsn_flow {
+	__u32 slb_id;
+	__u32 epoch; /* vsn_slot_info.epoch when it was picked */
+};
+
+/* What the connection table did, one per-CPU counter each (vsn_cnt_flow). */
+enum vsn_flow_event {
+	VSN_FLOW_NEW = 0,	  /* a new flow picked its SLB and was remembered */
+	VSN_FLOW_HIT,		  /* an established flow went to its remembered SLB */
+	VSN_FLOW_INSERT_LIMITED,  /* a new flow over the insert bound: forwarded, not remembered */
+	VSN_FLOW_REPICK_DOWN,	  /* a remembered flow's SLB is down: picked again */
+	VSN_FLOW_REHASH,	  /* remembered under another generation, its policy rehashes */
+	VSN_FLOW_SKIP_NOT_UP,	  /* a pick skipped a table entry whose SLB is down or draining */
+	VSN_FLOW_EVENT_MAX,
+};
+
+/* Table entries a pick walks past SLBs that are not up before it gives up. */
+#define VSN_MAGLEV_WALK 16
+
+/*
+ * The pools of a generation as user space defined them, kept so the node can
+ * rebuild the Maglev tables when an SLB changes state (packets never read
+ * it). Per pool, in index order: a header {pool id, member count}, then its
+ * members {slb id, weight}.
+ */
+struct vsn_pool_word {
+	__u32 id;
+	__u32 weight;
 };
 
 /* Per-CPU packet and byte counts. */
@@ -175,7 +242,7 @@ struct vsn_meta {
 	__u64 generation; /* running generation, 0 before the first set */
 	__u64 applied_unix_ns;
 	__u32 n_policies; /* policies in the running set */
-	__u32 pad;
+	__u32 max_flows;  /* connection-table capacity */
 };
 
 /*

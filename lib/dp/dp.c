@@ -36,6 +36,12 @@ const char *const dp_map_names[DP_MAP_MAX] = {
 	[DP_MAP_CNT_SERVICE] = "vsn_cnt_service",
 	[DP_MAP_CNT_REASON] = "vsn_cnt_reason",
 	[DP_MAP_CONFIG] = "vsn_config",
+	[DP_MAP_MAGLEV_SLOTS] = "vsn_maglev_slots",
+	[DP_MAP_POOLDEF_SLOTS] = "vsn_pooldef_slots",
+	[DP_MAP_SLOT_INFO] = "vsn_slot_info",
+	[DP_MAP_FLOWS] = "vsn_flows",
+	[DP_MAP_FLOW_BUDGET] = "vsn_flow_budget",
+	[DP_MAP_CNT_FLOW] = "vsn_cnt_flow",
 };
 
 int dp_lock(struct vsn_dp *dp)
@@ -80,12 +86,16 @@ static int load_and_pin(const char *dir, const struct vsn_dp_opts *opts)
 	__u32 max_pol = opts->max_policies ? opts->max_policies : VSN_DEFAULT_MAX_POLICIES;
 	__u32 max_slb = opts->max_slbs ? opts->max_slbs : VSN_DEFAULT_MAX_SLBS;
 	__u32 max_svc = opts->max_services ? opts->max_services : VSN_DEFAULT_MAX_SERVICES;
+	__u32 max_flows = opts->max_flows ? opts->max_flows : VSN_DEFAULT_MAX_FLOWS;
 	struct vsn_meta meta = {
 		.layout_version = VSN_LAYOUT_VERSION,
 		.max_policies = max_pol,
 		.max_slbs = max_slb,
 		.max_services = max_svc,
+		.max_flows = max_flows,
 	};
+	int ncpus = libbpf_num_possible_cpus();
+	struct vsn_config cfg = {0};
 	struct forwarder_bpf *skel;
 	__u32 zero = 0;
 	int r;
@@ -97,10 +107,21 @@ static int load_and_pin(const char *dir, const struct vsn_dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.vsn_cnt_slb, max_slb);
 	bpf_map__set_max_entries(skel->maps.vsn_cnt_policy, max_pol);
 	bpf_map__set_max_entries(skel->maps.vsn_cnt_service, max_svc);
+	bpf_map__set_max_entries(skel->maps.vsn_flows, max_flows);
 	r = forwarder_bpf__load(skel);
 	if (r)
 		goto out;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.vsn_meta), &zero, &meta, BPF_ANY)) {
+		r = -errno;
+		goto out;
+	}
+	/* The default insert bound: max_flows / 8 per second (vsn_dp.h). */
+	if (ncpus < 1)
+		ncpus = 1;
+	cfg.flow_inserts_per_cpu = (max_flows / 8 + ncpus - 1) / ncpus;
+	if (!cfg.flow_inserts_per_cpu)
+		cfg.flow_inserts_per_cpu = 1;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.vsn_config), &zero, &cfg, BPF_ANY)) {
 		r = -errno;
 		goto out;
 	}

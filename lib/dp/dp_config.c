@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Node-wide settings the forwarder reads: the underlay addresses of ipip. */
+/*
+ * Node-wide settings the forwarder reads: the underlay addresses of ipip and
+ * the bound on connection-table inserts.
+ */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -9,7 +13,7 @@
 
 int vsn_dp_underlay_set(struct vsn_dp *dp, const struct vsn_addr *v4, const struct vsn_addr *v6)
 {
-	struct vsn_config c = {0};
+	struct vsn_config c = {0}, old;
 	__u32 zero = 0;
 	int r;
 
@@ -28,10 +32,50 @@ int vsn_dp_underlay_set(struct vsn_dp *dp, const struct vsn_addr *v4, const stru
 	r = dp_lock(dp);
 	if (r)
 		return r;
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_CONFIG], &zero, &old)) {
+		r = -errno;
+		goto out;
+	}
+	c.flow_inserts_per_cpu = old.flow_inserts_per_cpu;
 	if (bpf_map_update_elem(dp->map_fd[DP_MAP_CONFIG], &zero, &c, BPF_ANY))
 		r = -errno;
+out:
 	dp_unlock(dp);
 	return r;
+}
+
+int vsn_dp_flow_limit_set(struct vsn_dp *dp, __u32 per_second)
+{
+	struct vsn_config c;
+	__u32 zero = 0;
+	int r;
+
+	r = dp_lock(dp);
+	if (r)
+		return r;
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_CONFIG], &zero, &c)) {
+		r = -errno;
+		goto out;
+	}
+	c.flow_inserts_per_cpu = (__u32)(((__u64)per_second + dp->ncpus - 1) / dp->ncpus);
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_CONFIG], &zero, &c, BPF_ANY))
+		r = -errno;
+out:
+	dp_unlock(dp);
+	return r;
+}
+
+int vsn_dp_flow_limit_get(struct vsn_dp *dp, __u32 *ret_per_second)
+{
+	struct vsn_config c;
+	__u32 zero = 0;
+	__u64 v;
+
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_CONFIG], &zero, &c))
+		return -errno;
+	v = (__u64)c.flow_inserts_per_cpu * dp->ncpus;
+	*ret_per_second = v > UINT32_MAX ? UINT32_MAX : (__u32)v;
+	return 0;
 }
 
 int vsn_dp_underlay_get(struct vsn_dp *dp, struct vsn_addr *ret_v4, struct vsn_addr *ret_v6)

@@ -29,6 +29,21 @@ static const char *const reason_names[VSN_REASON_MAX] = {
 	[VSN_DROP_ENCAP_ERROR] = "drop_encap_error",
 };
 
+static const char *const flow_event_names[VSN_FLOW_EVENT_MAX] = {
+	[VSN_FLOW_NEW] = "flow_new",
+	[VSN_FLOW_HIT] = "flow_hit",
+	[VSN_FLOW_INSERT_LIMITED] = "flow_insert_limited",
+	[VSN_FLOW_REPICK_DOWN] = "flow_repick_down",
+	[VSN_FLOW_REHASH] = "flow_rehash",
+	[VSN_FLOW_SKIP_NOT_UP] = "flow_skip_not_up",
+};
+
+const char *vsn_flow_event_name(enum vsn_flow_event ev)
+{
+	return (unsigned)ev < VSN_FLOW_EVENT_MAX && flow_event_names[ev] ? flow_event_names[ev]
+									 : "?";
+}
+
 const char *vsn_reason_name(enum vsn_reason reason)
 {
 	return (unsigned)reason < VSN_REASON_MAX && reason_names[reason] ? reason_names[reason]
@@ -53,6 +68,7 @@ int vsn_dp_counter_read(struct vsn_dp *dp, enum vsn_counter_kind kind, __u32 id,
 		[VSN_CNT_SLB] = DP_MAP_CNT_SLB,
 		[VSN_CNT_SERVICE] = DP_MAP_CNT_SERVICE,
 		[VSN_CNT_REASON] = DP_MAP_CNT_REASON,
+		[VSN_CNT_FLOW] = DP_MAP_CNT_FLOW,
 	};
 	struct vsn_counter sum = {0}, *per_cpu;
 	int r = 0;

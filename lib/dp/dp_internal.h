@@ -19,6 +19,12 @@ enum dp_map {
 	DP_MAP_CNT_SERVICE,
 	DP_MAP_CNT_REASON,
 	DP_MAP_CONFIG,
+	DP_MAP_MAGLEV_SLOTS,
+	DP_MAP_POOLDEF_SLOTS,
+	DP_MAP_SLOT_INFO,
+	DP_MAP_FLOWS,
+	DP_MAP_FLOW_BUDGET,
+	DP_MAP_CNT_FLOW,
 	DP_MAP_MAX,
 };
 
@@ -47,5 +53,50 @@ int dp_slb_entry(const struct vsn_dp *dp, const struct vsn_dp_slb *slb, struct v
 void dp_slbs_resolve(struct vsn_slb *e, size_t n, int *results);
 /* Write one entry (its egress into the devmap first); the caller holds the lock. */
 int dp_slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb);
+
+/* What set validation and table builds know of an SLB id. */
+#define SLB_KNOWN 0x1	/* looked up */
+#define SLB_DEFINED 0x2 /* exists (in the set or on the node) */
+#define SLB_IPIP 0x4	/* forwards by ipip */
+#define SLB_IPV6 0x8	/* has an IPv6 address */
+#define SLB_UP 0x10	/* state up: takes new flows */
+
+__u8 dp_slb_facts(const struct vsn_slb *e);
+
+/* The maps one generation is made of, as the slot holds them. */
+struct dp_gen {
+	int policies; /* fd of the policy hash */
+	int maglev;   /* fd of the Maglev tables */
+	int pooldefs; /* fd of the pool definitions */
+	struct vsn_slot_info info;
+};
+
+/*
+ * Fresh Maglev tables for pools: members whose facts lack SLB_UP get no
+ * entries (unless none is up). Returns the map's fd or a negative errno.
+ */
+int dp_maglev_create(const struct vsn_dp_pool *pools, size_t n, __u32 m, __u32 seed,
+		     const __u8 *facts);
+/* A fresh pool-definition map; its fd or a negative errno. */
+int dp_pooldefs_create(const struct vsn_dp_pool *pools, size_t n);
+/* Read a pool-definition map back; free with dp_pools_free(). */
+int dp_pooldefs_read(int fd, __u32 n_pools, struct vsn_dp_pool **ret, size_t *ret_n);
+void dp_pools_free(struct vsn_dp_pool *pools, size_t n);
+
+int dp_active_slot(struct vsn_dp *dp, __u32 *ret);
+/* The active generation's maps (fds the caller closes) and info. */
+int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret);
+void dp_gen_close(struct dp_gen *g);
+/*
+ * Put g in the slot after `active` and flip to it. Unless quiesced (the
+ * caller already waited), first waits for packets still in that slot. The
+ * caller holds the lock.
+ */
+int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced);
+/* Does the slot hold a generation? */
+int dp_slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used);
+/* Rebuild the running set's tables from the current SLB states; locked. */
+int dp_tables_rebuild(struct vsn_dp *dp);
+int dp_wait_for_packets(struct vsn_dp *dp);
 
 #endif /* VSN_DP_INTERNAL_H */

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 
 #include "dp_internal.h"
+#include "maglev.h"
 
 struct sorted {
 	struct vsn_policy_key key;
@@ -46,26 +47,75 @@ static int sorted_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* What validation remembers of each SLB id: one syscall per SLB, not per policy. */
-#define SLB_KNOWN 0x1	/* looked up */
-#define SLB_DEFINED 0x2 /* exists (in the set or on the node) */
-#define SLB_IPIP 0x4	/* forwards by ipip */
-#define SLB_IPV6 0x8	/* has an IPv6 address */
-
-static __u8 slb_facts(const struct vsn_slb *e)
+__u8 dp_slb_facts(const struct vsn_slb *e)
 {
 	struct vsn_addr a;
 
 	vsn_addr_from_key(e->addr, &a);
 	return SLB_KNOWN | SLB_DEFINED | (e->forward == VSN_FORWARD_IPIP ? SLB_IPIP : 0) |
-	       (a.family == AF_INET6 ? SLB_IPV6 : 0);
+	       (a.family == AF_INET6 ? SLB_IPV6 : 0) | (e->state == VSN_SLB_UP ? SLB_UP : 0);
 }
 
-/* Check one policy against the forwarder's capacities and SLB table. */
-static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, __u8 *slb_seen)
+/* The families an ipip SLB (or a pool with one) can carry. */
+#define FAM_NO_V4 0x1 /* has an IPv6 ipip SLB */
+#define FAM_NO_V6 0x2 /* has an IPv4 ipip SLB */
+
+static __u8 slb_fam(__u8 f)
+{
+	if (!(f & SLB_IPIP))
+		return 0;
+	return f & SLB_IPV6 ? FAM_NO_V4 : FAM_NO_V6;
+}
+
+/* What validation knows while it checks a set; dest_fill uses it too. */
+struct prep {
+	struct sorted *s;    /* policies by key */
+	__u8 *slb_seen;	     /* facts per SLB id: one syscall per SLB, not per policy */
+	struct pool_ref *by_id; /* pools by id */
+	size_t n_pools;
+	__u32 m; /* table size */
+};
+
+struct pool_ref {
+	__u32 id;
+	__u32 index; /* in set->pools */
+	__u8 fam;    /* FAM_* of its members */
+};
+
+static int pool_ref_cmp(const void *a, const void *b)
+{
+	const struct pool_ref *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static const struct pool_ref *pool_find(const struct prep *pr, __u32 id)
+{
+	struct pool_ref k = {.id = id};
+
+	return bsearch(&k, pr->by_id, pr->n_pools, sizeof(k), pool_ref_cmp);
+}
+
+/* Facts of SLB id, looked up once. */
+static int slb_lookup(struct vsn_dp *dp, __u8 *slb_seen, __u32 id, __u8 *ret)
 {
 	struct vsn_slb slb;
-	__u8 f;
+
+	if (!slb_seen[id]) {
+		if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &id, &slb))
+			return -errno;
+		slb_seen[id] = slb.flags & VSN_SLB_DEFINED ? dp_slb_facts(&slb) : SLB_KNOWN;
+	}
+	*ret = slb_seen[id];
+	return 0;
+}
+
+/* Check one policy against the forwarder's capacities, SLBs and the set's pools. */
+static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, struct prep *pr)
+{
+	const struct pool_ref *pool;
+	__u8 f, fam;
+	int r;
 
 	/* A v4-mapped VIP would take the IPv4 VIP's key. */
 	if ((p->vip.family != AF_INET && p->vip.family != AF_INET6) ||
@@ -73,21 +123,117 @@ static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, __u8 *
 		return -EINVAL;
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return -EINVAL;
-	if (p->slb_id == 0 || p->slb_id >= dp->meta.max_slbs ||
+	if (!p->slb_id == !p->pool_id)
+		return -EINVAL;
+	if (p->on_change != VSN_ON_CHANGE_PRESERVE && p->on_change != VSN_ON_CHANGE_REHASH)
+		return -EINVAL;
+	if ((p->slb_id && p->slb_id >= dp->meta.max_slbs) ||
 	    p->service_id >= dp->meta.max_services || p->policy_id >= dp->meta.max_policies)
 		return -ERANGE;
-	if (!slb_seen[p->slb_id]) {
-		if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &p->slb_id, &slb))
-			return -errno;
-		slb_seen[p->slb_id] = slb.flags & VSN_SLB_DEFINED ? slb_facts(&slb) : SLB_KNOWN;
+	if (p->pool_id) {
+		pool = pool_find(pr, p->pool_id);
+		if (!pool)
+			return -ENOENT;
+		fam = pool->fam;
+	} else {
+		r = slb_lookup(dp, pr->slb_seen, p->slb_id, &f);
+		if (r)
+			return r;
+		if (!(f & SLB_DEFINED))
+			return -ENOENT;
+		fam = slb_fam(f);
 	}
-	f = slb_seen[p->slb_id];
-	if (!(f & SLB_DEFINED))
-		return -ENOENT;
 	/* ipip carries IPv4 in IPv4 and IPv6 in IPv6. */
-	if ((f & SLB_IPIP) && !(f & SLB_IPV6) != (p->vip.family == AF_INET))
+	if (fam & (p->vip.family == AF_INET ? FAM_NO_V4 : FAM_NO_V6))
 		return -EAFNOSUPPORT;
 	return 0;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+	const __u32 *x = a, *y = b;
+
+	return (*x > *y) - (*x < *y);
+}
+
+/* Check one pool; its members' facts go into ref->fam. */
+static int pool_check(struct vsn_dp *dp, const struct vsn_dp_pool *p, struct prep *pr,
+		      struct pool_ref *ref, __u32 *scratch)
+{
+	__u8 f;
+	int r;
+
+	if (!p->id || !p->n_members || p->n_members > VSN_MAGLEV_MAX_MEMBERS || !p->members)
+		return -EINVAL;
+	for (size_t j = 0; j < p->n_members; j++) {
+		__u32 id = p->members[j].slb_id;
+
+		if (!p->members[j].weight || p->members[j].weight > VSN_DP_MAX_WEIGHT)
+			return -EINVAL;
+		if (!id || id >= dp->meta.max_slbs)
+			return -ERANGE;
+		r = slb_lookup(dp, pr->slb_seen, id, &f);
+		if (r)
+			return r;
+		if (!(f & SLB_DEFINED))
+			return -ENOENT;
+		ref->fam |= slb_fam(f);
+		scratch[j] = id;
+	}
+	qsort(scratch, p->n_members, sizeof(*scratch), member_cmp);
+	for (size_t j = 1; j < p->n_members; j++)
+		if (scratch[j] == scratch[j - 1])
+			return -EEXIST;
+	return 0;
+}
+
+/* Check the set's pools and its table size; index them by id in pr. */
+static int pools_check(struct vsn_dp *dp, const struct vsn_dp_set *set, struct prep *pr,
+		       size_t *ret_bad)
+{
+	size_t base = set->n_policies + set->n_slbs, largest = 0;
+	__u32 *scratch;
+	int r = 0;
+
+	pr->m = set->maglev_size ? set->maglev_size : VSN_MAGLEV_DEFAULT_SIZE;
+	pr->n_pools = set->n_pools;
+	pr->by_id = calloc(set->n_pools ? set->n_pools : 1, sizeof(*pr->by_id));
+	scratch = calloc(VSN_MAGLEV_MAX_MEMBERS, sizeof(*scratch));
+	if (!pr->by_id || !scratch) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (set->n_pools && !set->pools) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < set->n_pools; i++) {
+		pr->by_id[i].id = set->pools[i].id;
+		pr->by_id[i].index = (__u32)i;
+		r = pool_check(dp, &set->pools[i], pr, &pr->by_id[i], scratch);
+		if (r) {
+			*ret_bad = base + i;
+			goto out;
+		}
+		if (set->pools[i].n_members > largest)
+			largest = set->pools[i].n_members;
+	}
+	qsort(pr->by_id, set->n_pools, sizeof(*pr->by_id), pool_ref_cmp);
+	for (size_t i = 1; i < set->n_pools; i++)
+		if (pr->by_id[i].id == pr->by_id[i - 1].id) {
+			*ret_bad = base + pr->by_id[i].index;
+			r = -EEXIST;
+			goto out;
+		}
+	if (pr->m > VSN_MAGLEV_MAX_SIZE || pr->m <= largest || !vsn_maglev_is_prime(pr->m)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((__u64)pr->m * set->n_pools > VSN_DP_MAX_TABLE_ENTRIES)
+		r = -E2BIG;
+out:
+	free(scratch);
+	return r;
 }
 
 /* Check the set's own SLBs; record them in slb_seen. */
@@ -105,42 +251,54 @@ static int slbs_check(struct vsn_dp *dp, const struct vsn_dp_set *set, __u8 *slb
 			*ret_bad = set->n_policies + i;
 			return r;
 		}
-		slb_seen[set->slbs[i].id] = slb_facts(&e);
+		slb_seen[set->slbs[i].id] = dp_slb_facts(&e);
 	}
 	return 0;
 }
 
+static void prep_free(struct prep *pr)
+{
+	free(pr->s);
+	free(pr->slb_seen);
+	free(pr->by_id);
+	memset(pr, 0, sizeof(*pr));
+}
+
 /*
- * Validate and sort the set: on success *ret_sorted holds every policy by
- * key, duplicates refused. The caller frees it.
+ * Validate and sort the set: on success pr holds every policy by key
+ * (duplicates refused), the SLBs' facts and the pools by id. The caller
+ * frees it with prep_free().
  */
-static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct sorted **ret_sorted,
+static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct prep *pr,
 		       size_t *ret_bad)
 {
-	struct sorted *s = NULL;
-	__u8 *slb_seen, *ids = NULL;
+	struct sorted *s;
+	__u8 *ids = NULL;
 	size_t bad = SIZE_MAX;
 	int r = 0;
 
+	memset(pr, 0, sizeof(*pr));
 	if (set->generation <= dp->meta.generation)
 		return -ESTALE;
 	if (set->n_policies > dp->meta.max_policies)
 		return -E2BIG;
-	slb_seen = calloc(dp->meta.max_slbs, 1);
+	pr->slb_seen = calloc(dp->meta.max_slbs, 1);
 	ids = calloc(dp->meta.max_policies / 8 + 1, 1);
-	s = calloc(set->n_policies ? set->n_policies : 1, sizeof(*s));
-	if (!slb_seen || !ids || !s) {
+	s = pr->s = calloc(set->n_policies ? set->n_policies : 1, sizeof(*s));
+	if (!pr->slb_seen || !ids || !s) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = slbs_check(dp, set, slb_seen, &bad);
+	r = slbs_check(dp, set, pr->slb_seen, &bad);
+	if (!r)
+		r = pools_check(dp, set, pr, &bad);
 	if (r)
 		goto out;
 	for (size_t i = 0; i < set->n_policies; i++) {
 		const struct vsn_dp_policy *p = &set->policies[i];
 
 		bad = i;
-		r = policy_check(dp, p, slb_seen);
+		r = policy_check(dp, p, pr);
 		if (r)
 			goto out;
 		/* Two policies on one counter would make both counts wrong. */
@@ -162,16 +320,13 @@ static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct s
 			goto out;
 		}
 out:
-	free(slb_seen);
 	free(ids);
 	if (r) {
-		free(s);
+		prep_free(pr);
 		if (ret_bad && bad != SIZE_MAX)
 			*ret_bad = bad;
-		return r;
 	}
-	*ret_sorted = s;
-	return 0;
+	return r;
 }
 
 /* Define the set's SLBs: resolve their next hops together, then write them. */
@@ -205,24 +360,30 @@ out:
 
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
 {
-	struct sorted *s;
+	struct prep pr;
 	int r;
 
 	r = vsn_dp_meta(dp, &dp->meta);
 	if (r)
 		return r;
-	r = set_prepare(dp, set, &s, ret_bad);
+	r = set_prepare(dp, set, &pr, ret_bad);
 	if (!r)
-		free(s);
+		prep_free(&pr);
 	return r;
 }
 
-static void dest_fill(struct vsn_dest *d, const struct vsn_dp_policy *p)
+static void dest_fill(struct vsn_dest *d, const struct vsn_dp_policy *p, const struct prep *pr)
 {
-	d->slb_id = p->slb_id;
+	d->target = p->slb_id;
 	d->service_id = p->service_id;
 	d->policy_id = p->policy_id;
 	d->flags = VSN_DEST_VALID;
+	if (p->pool_id) {
+		d->target = pool_find(pr, p->pool_id)->index;
+		d->flags |= VSN_DEST_POOL;
+	}
+	if (p->on_change == VSN_ON_CHANGE_REHASH)
+		d->flags |= VSN_DEST_REHASH;
 }
 
 /*
@@ -230,9 +391,10 @@ static void dest_fill(struct vsn_dest *d, const struct vsn_dp_policy *p)
  * holding its any-port policies and its first VSN_VIP_PORT_SLOTS port
  * policies (key order), and an entry of its own for each further one.
  */
-static size_t entries_build(const struct vsn_dp_set *set, const struct sorted *s,
+static size_t entries_build(const struct vsn_dp_set *set, const struct prep *pr,
 			    struct vsn_policy_key *keys, struct vsn_match *vals)
 {
+	const struct sorted *s = pr->s;
 	size_t n = 0;
 
 	for (size_t i = 0; i < set->n_policies;) {
@@ -246,20 +408,20 @@ static size_t entries_build(const struct vsn_dp_set *set, const struct sorted *s
 			int l4 = p->proto == IPPROTO_TCP ? VSN_L4_TCP : VSN_L4_UDP;
 
 			if (!p->port) {
-				dest_fill(&vals[vip].dest[l4], p);
+				dest_fill(&vals[vip].dest[l4], p, pr);
 				continue;
 			}
 			if (slot < VSN_VIP_PORT_SLOTS) {
 				vals[vip].ports[slot].proto = p->proto;
 				vals[vip].ports[slot].port = s[i].key.port;
-				dest_fill(&vals[vip].ports[slot].dest, p);
+				dest_fill(&vals[vip].ports[slot].dest, p, pr);
 				slot++;
 				continue;
 			}
 			vals[vip].flags |= l4 == VSN_L4_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
 			keys[n] = s[i].key;
 			memset(&vals[n], 0, sizeof(vals[n]));
-			dest_fill(&vals[n].dest[0], p);
+			dest_fill(&vals[n].dest[0], p, pr);
 			n++;
 		}
 	}
@@ -267,7 +429,7 @@ static size_t entries_build(const struct vsn_dp_set *set, const struct sorted *s
 }
 
 /* A fresh inner map holding the set; its fd, or a negative errno. */
-static int table_create(const struct vsn_dp_set *set, const struct sorted *s)
+static int table_create(const struct vsn_dp_set *set, const struct prep *pr)
 {
 	size_t cap = set->n_policies * 2 + 1;
 	struct vsn_policy_key *keys = calloc(cap, sizeof(*keys));
@@ -279,7 +441,7 @@ static int table_create(const struct vsn_dp_set *set, const struct sorted *s)
 
 	if (!keys || !vals)
 		goto out;
-	n = entries_build(set, s, keys, vals);
+	n = entries_build(set, pr, keys, vals);
 	snprintf(name, sizeof(name), "vsn_pol_%llu",
 		 (unsigned long long)set->generation % 100000000);
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(*keys), sizeof(*vals), n ? n : 1, NULL);
@@ -309,7 +471,7 @@ out:
  * Return once every packet that could have read the inactive slot is done
  * with it: a map-in-map update waits for running programs (RCU grace period).
  */
-static int wait_for_packets(struct vsn_dp *dp)
+int dp_wait_for_packets(struct vsn_dp *dp)
 {
 	__u32 zero = 0;
 	int fd, r = 0;
@@ -327,11 +489,10 @@ static void *wait_for_packets_thread(void *arg)
 {
 	struct vsn_dp *dp = arg;
 
-	return (void *)(long)wait_for_packets(dp);
+	return (void *)(long)dp_wait_for_packets(dp);
 }
 
-/* Does the slot hold a set? */
-static int slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used)
+int dp_slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used)
 {
 	__u32 id;
 
@@ -345,23 +506,114 @@ static int slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used)
 	return 0;
 }
 
-static int active_slot(struct vsn_dp *dp, __u32 *ret)
+int dp_active_slot(struct vsn_dp *dp, __u32 *ret)
 {
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, ret) ? -errno : 0;
 }
 
+/* The fd of the inner map in outer[slot]; -ENOENT when the slot is empty. */
+static int inner_open(struct vsn_dp *dp, enum dp_map outer, __u32 slot)
+{
+	__u32 id;
+	int fd;
+
+	if (bpf_map_lookup_elem(dp->map_fd[outer], &slot, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+void dp_gen_close(struct dp_gen *g)
+{
+	if (g->policies >= 0)
+		close(g->policies);
+	if (g->maglev >= 0)
+		close(g->maglev);
+	if (g->pooldefs >= 0)
+		close(g->pooldefs);
+	g->policies = g->maglev = g->pooldefs = -1;
+}
+
+int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret)
+{
+	struct dp_gen g = {-1, -1, -1, {0}};
+	int r;
+
+	g.policies = inner_open(dp, DP_MAP_POLICY_SLOTS, slot);
+	if (g.policies < 0)
+		return g.policies;
+	g.maglev = inner_open(dp, DP_MAP_MAGLEV_SLOTS, slot);
+	g.pooldefs = inner_open(dp, DP_MAP_POOLDEF_SLOTS, slot);
+	r = g.maglev < 0 ? g.maglev : g.pooldefs < 0 ? g.pooldefs : 0;
+	if (!r && bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLOT_INFO], &slot, &g.info))
+		r = -errno;
+	/* A slot with policies but no tables: state this library never leaves. */
+	if (r) {
+		dp_gen_close(&g);
+		return r == -ENOENT ? -EPROTO : r;
+	}
+	*ret = g;
+	return 0;
+}
+
+int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced)
+{
+	__u32 zero = 0, inactive = !active;
+	bool used;
+	int r;
+
+	if (!quiesced) {
+		r = dp_slot_used(dp, inactive, &used);
+		if (!r && used)
+			r = dp_wait_for_packets(dp);
+		if (r)
+			return r;
+	}
+	/* Tables first, policies last: nothing reaches the slot before the flip anyway. */
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_SLOT_INFO], &inactive, &g->info, BPF_ANY) ||
+	    bpf_map_update_elem(dp->map_fd[DP_MAP_MAGLEV_SLOTS], &inactive, &g->maglev, BPF_ANY) ||
+	    bpf_map_update_elem(dp->map_fd[DP_MAP_POOLDEF_SLOTS], &inactive, &g->pooldefs,
+				BPF_ANY) ||
+	    bpf_map_update_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive, &g->policies, BPF_ANY))
+		return -errno;
+	/* The flip: from here on, new packets see only the new generation. */
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &inactive, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* The set's maps, built while packets may still be in the inactive slot. */
+static int gen_build(const struct vsn_dp_set *set, const struct prep *pr, struct dp_gen *g)
+{
+	g->policies = table_create(set, pr);
+	if (g->policies < 0)
+		return g->policies;
+	g->pooldefs = dp_pooldefs_create(set->pools, set->n_pools);
+	if (g->pooldefs < 0)
+		return g->pooldefs;
+	g->maglev = dp_maglev_create(set->pools, set->n_pools, pr->m, set->hash_seed, pr->slb_seen);
+	if (g->maglev < 0)
+		return g->maglev;
+	g->info.maglev_size = pr->m;
+	g->info.hash_seed = set->hash_seed;
+	g->info.epoch = (__u32)set->generation;
+	g->info.n_pools = (__u32)set->n_pools;
+	return 0;
+}
+
 int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
 {
-	struct sorted *s = NULL;
+	struct dp_gen g = {-1, -1, -1, {0}};
 	struct vsn_meta meta;
 	struct timespec now;
-	__u32 zero = 0, active, inactive;
+	struct prep pr = {0};
+	__u32 active, inactive;
 	bool quiesce = false;
 	pthread_t waiter;
 	void *wr;
-	int fd = -1, r;
+	int r;
 
 	r = dp_lock(dp);
 	if (r)
@@ -369,19 +621,19 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 	r = vsn_dp_meta(dp, &dp->meta);
 	if (r)
 		goto out;
-	r = set_prepare(dp, set, &s, ret_bad);
+	r = set_prepare(dp, set, &pr, ret_bad);
 	if (r)
 		goto out;
-	r = active_slot(dp, &active);
+	r = dp_active_slot(dp, &active);
 	if (r)
 		goto out;
 	inactive = !active;
 	/*
 	 * Packets that read the inactive slot before the last flip may still
 	 * run (unless vsn_dp_set_trim() emptied it): wait for them while the
-	 * new table is built, not after.
+	 * new maps are built, not after.
 	 */
-	r = slot_used(dp, inactive, &quiesce);
+	r = dp_slot_used(dp, inactive, &quiesce);
 	if (r)
 		goto out;
 	if (quiesce) {
@@ -389,29 +641,20 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 		if (r)
 			goto out;
 	}
-	fd = table_create(set, s);
-	if (fd >= 0)
+	r = gen_build(set, &pr, &g);
+	/* The set's SLBs are outside generations: written last, just before the flip. */
+	if (!r)
 		r = slbs_define(dp, set);
 	if (quiesce) {
 		pthread_join(waiter, &wr);
 		if (!r)
 			r = (int)(long)wr;
 	}
-	if (fd < 0) {
-		r = fd;
-		goto out;
-	}
 	if (r)
 		goto out;
-	if (bpf_map_update_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive, &fd, BPF_ANY)) {
-		r = -errno;
+	r = dp_gen_install(dp, active, &g, true);
+	if (r)
 		goto out;
-	}
-	/* The flip: from here on, new packets see only the new set. */
-	if (bpf_map_update_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &inactive, BPF_ANY)) {
-		r = -errno;
-		goto out;
-	}
 	meta = dp->meta;
 	meta.generation = set->generation;
 	meta.n_policies = set->n_policies;
@@ -422,15 +665,16 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 		goto out;
 	dp->meta = meta;
 out:
-	if (fd >= 0)
-		close(fd);
-	free(s);
+	dp_gen_close(&g);
+	prep_free(&pr);
 	dp_unlock(dp);
 	return r;
 }
 
 int vsn_dp_set_trim(struct vsn_dp *dp)
 {
+	static const enum dp_map outer[] = {DP_MAP_POLICY_SLOTS, DP_MAP_MAGLEV_SLOTS,
+					    DP_MAP_POOLDEF_SLOTS};
 	__u32 active, inactive;
 	bool used;
 	int r;
@@ -438,87 +682,111 @@ int vsn_dp_set_trim(struct vsn_dp *dp)
 	r = dp_lock(dp);
 	if (r)
 		return r;
-	r = active_slot(dp, &active);
+	r = dp_active_slot(dp, &active);
 	if (r)
 		goto out;
 	inactive = !active;
-	r = slot_used(dp, inactive, &used);
+	r = dp_slot_used(dp, inactive, &used);
 	if (r || !used)
 		goto out;
 	/* Only once no packet can be inside the old set may it go. */
-	r = wait_for_packets(dp);
+	r = dp_wait_for_packets(dp);
 	if (r)
 		goto out;
-	if (bpf_map_delete_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive) && errno != ENOENT)
-		r = -errno;
+	for (size_t i = 0; i < sizeof(outer) / sizeof(outer[0]) && !r; i++)
+		if (bpf_map_delete_elem(dp->map_fd[outer[i]], &inactive) && errno != ENOENT)
+			r = -errno;
 out:
 	dp_unlock(dp);
 	return r;
 }
 
+/* What decoding the running set's entries needs. */
+struct emit {
+	int (*cb)(const struct vsn_dp_policy *p, void *arg);
+	void *arg;
+	const struct vsn_dp_pool *pools; /* by index, as dests name them */
+	size_t n_pools;
+};
+
 static int dest_emit(const struct vsn_policy_key *k, __u8 proto, __be16 port,
-		     const struct vsn_dest *d, int (*cb)(const struct vsn_dp_policy *p, void *arg),
-		     void *arg)
+		     const struct vsn_dest *d, const struct emit *e)
 {
 	struct vsn_dp_policy p = {
 		.proto = proto,
 		.port = ntohs(port),
-		.slb_id = d->slb_id,
+		.slb_id = d->target,
 		.service_id = d->service_id,
 		.policy_id = d->policy_id,
+		.on_change = d->flags & VSN_DEST_REHASH ? VSN_ON_CHANGE_REHASH
+							: VSN_ON_CHANGE_PRESERVE,
 	};
 
 	if (!(d->flags & VSN_DEST_VALID))
 		return 0;
+	if (d->flags & VSN_DEST_POOL) {
+		if (d->target >= e->n_pools)
+			return -EPROTO;
+		p.slb_id = 0;
+		p.pool_id = e->pools[d->target].id;
+	}
 	vsn_addr_from_key(k->addr, &p.vip);
-	return cb(&p, arg);
+	return e->cb(&p, e->arg);
 }
 
 /* The policies one table entry holds, one callback each. */
 static int entry_emit(const struct vsn_policy_key *k, const struct vsn_match *v,
-		      int (*cb)(const struct vsn_dp_policy *p, void *arg), void *arg)
+		      const struct emit *e)
 {
 	int r;
 
 	if (k->proto)
-		return dest_emit(k, k->proto, k->port, &v->dest[0], cb, arg);
+		return dest_emit(k, k->proto, k->port, &v->dest[0], e);
 	for (int i = 0; i < VSN_VIP_PORT_SLOTS && v->ports[i].proto; i++) {
-		r = dest_emit(k, v->ports[i].proto, v->ports[i].port, &v->ports[i].dest, cb, arg);
+		r = dest_emit(k, v->ports[i].proto, v->ports[i].port, &v->ports[i].dest, e);
 		if (r)
 			return r;
 	}
-	r = dest_emit(k, IPPROTO_TCP, 0, &v->dest[VSN_L4_TCP], cb, arg);
+	r = dest_emit(k, IPPROTO_TCP, 0, &v->dest[VSN_L4_TCP], e);
 	if (!r)
-		r = dest_emit(k, IPPROTO_UDP, 0, &v->dest[VSN_L4_UDP], cb, arg);
+		r = dest_emit(k, IPPROTO_UDP, 0, &v->dest[VSN_L4_UDP], e);
 	return r;
 }
 
 int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_policy *p, void *arg),
 			    void *arg)
 {
+	struct dp_gen g = {-1, -1, -1, {0}};
+	struct vsn_dp_pool *pools = NULL;
+	struct emit e = {.cb = cb, .arg = arg};
 	struct vsn_policy_key key, next;
 	struct vsn_match val;
-	__u32 zero = 0, active, id;
+	__u32 active;
 	void *prev = NULL;
-	int fd, r = 0;
+	int r;
 
-	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &active))
-		return -errno;
-	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &active, &id))
-		return errno == ENOENT ? 0 : -errno;
-	fd = bpf_map_get_fd_by_id(id);
-	if (fd < 0)
-		return -errno;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	r = dp_active_slot(dp, &active);
+	if (r)
+		return r;
+	r = dp_gen_open(dp, active, &g);
+	if (r)
+		return r == -ENOENT ? 0 : r;
+	r = dp_pooldefs_read(g.pooldefs, g.info.n_pools, &pools, &e.n_pools);
+	if (r)
+		goto out;
+	e.pools = pools;
+	while (!bpf_map_get_next_key(g.policies, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val))
+		if (bpf_map_lookup_elem(g.policies, &key, &val))
 			continue;
-		r = entry_emit(&key, &val, cb, arg);
+		r = entry_emit(&key, &val, &e);
 		if (r)
 			break;
 	}
-	close(fd);
+out:
+	dp_pools_free(pools, e.n_pools);
+	dp_gen_close(&g);
 	return r;
 }
 
@@ -546,21 +814,26 @@ static int map_memlock(int fd, __u64 *ret)
 
 int vsn_dp_memory(struct vsn_dp *dp, __u64 *ret_set_bytes, __u64 *ret_total_bytes)
 {
+	struct dp_gen g = {-1, -1, -1, {0}};
 	__u64 set = 0, total = 0, m;
-	__u32 zero = 0, active, id;
-	int fd, r;
+	__u32 active;
+	int r;
 
-	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &active))
-		return -errno;
-	if (!bpf_map_lookup_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &active, &id)) {
-		fd = bpf_map_get_fd_by_id(id);
-		if (fd < 0)
-			return -errno;
-		r = map_memlock(fd, &set);
-		close(fd);
-		if (r)
-			return r;
+	r = dp_active_slot(dp, &active);
+	if (r)
+		return r;
+	r = dp_gen_open(dp, active, &g);
+	if (!r) {
+		int fds[] = {g.policies, g.maglev, g.pooldefs};
+
+		for (size_t i = 0; i < 3 && !r; i++) {
+			r = map_memlock(fds[i], &m);
+			set += m;
+		}
+		dp_gen_close(&g);
 	}
+	if (r && r != -ENOENT)
+		return r;
 	for (int i = 0; i < DP_MAP_MAX; i++) {
 		r = map_memlock(dp->map_fd[i], &m);
 		if (r)

@@ -152,6 +152,26 @@ int dp_slb_entry(const struct vsn_dp *dp, const struct vsn_dp_slb *slb, struct v
 	return 0;
 }
 
+/*
+ * Write an entry; when the SLB moves between up and not up, rebuild the
+ * running set's Maglev tables around it. Locked by the caller.
+ */
+static int slb_write_rebuild(struct vsn_dp *dp, __u32 id, const struct vsn_slb *e)
+{
+	struct vsn_slb old;
+	bool was_up;
+	int r;
+
+	r = slb_read(dp, id, &old);
+	if (r)
+		return r;
+	was_up = (old.flags & VSN_SLB_DEFINED) && old.state == VSN_SLB_UP;
+	r = dp_slb_write(dp, id, e);
+	if (!r && was_up != (e->state == VSN_SLB_UP))
+		r = dp_tables_rebuild(dp);
+	return r;
+}
+
 int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb)
 {
 	struct vsn_slb e;
@@ -164,7 +184,7 @@ int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb)
 	r = dp_lock(dp);
 	if (r)
 		return r;
-	r = dp_slb_write(dp, slb->id, &e);
+	r = slb_write_rebuild(dp, slb->id, &e);
 	dp_unlock(dp);
 	return r ? r : rr;
 }
@@ -184,7 +204,7 @@ int vsn_dp_slb_set_state(struct vsn_dp *dp, __u32 id, enum vsn_slb_state state)
 		r = -ENOENT;
 	if (!r) {
 		e.state = state;
-		r = dp_slb_write(dp, id, &e);
+		r = slb_write_rebuild(dp, id, &e);
 	}
 	dp_unlock(dp);
 	return r;

@@ -27,6 +27,7 @@ struct vsn_dp_opts {
 	__u32 max_policies;  /* 0: default; only used when loading */
 	__u32 max_slbs;	     /* 0: default; only used when loading */
 	__u32 max_services;  /* 0: default; only used when loading */
+	__u32 max_flows;     /* 0: default (VSN_DEFAULT_MAX_FLOWS); connection table, when loading */
 	bool create;	     /* load and pin the forwarder when nothing is pinned */
 };
 
@@ -95,6 +96,12 @@ struct vsn_dp_slb {
  * and counted as no_nexthop until vsn_dp_slbs_refresh() succeeds).
  */
 int vsn_dp_slb_set(struct vsn_dp *dp, const struct vsn_dp_slb *slb);
+/*
+ * Flip an SLB's state at once, without a new set. Remembered flows of a
+ * down SLB are re-picked on their next packet; a draining SLB keeps its
+ * flows and takes no new ones. When the SLB changes between up and not up,
+ * the running set's Maglev tables are rebuilt without (or again with) it.
+ */
 int vsn_dp_slb_set_state(struct vsn_dp *dp, __u32 id, enum vsn_slb_state state);
 int vsn_dp_slb_get(struct vsn_dp *dp, __u32 id, struct vsn_slb *ret_slb);
 /* Re-resolve every defined SLB without a static next hop; counts changes. */
@@ -112,14 +119,47 @@ int vsn_slb_state_parse(const char *s, enum vsn_slb_state *ret_state);
 const char *vsn_forward_name(enum vsn_forward fwd);
 int vsn_forward_parse(const char *s, enum vsn_forward *ret_fwd);
 
-/* One packet forwarding policy: VIP [+ protocol and port] -> SLB. */
+/*
+ * What a policy's established flows do when a new set replaces the running
+ * one: keep their SLB while it is up (preserve), or take the new set's pick
+ * at once (rehash; with a pool, Maglev keeps most of them where they were).
+ */
+enum vsn_on_change {
+	VSN_ON_CHANGE_PRESERVE = 0,
+	VSN_ON_CHANGE_REHASH = 1,
+};
+
+const char *vsn_on_change_name(enum vsn_on_change c);
+int vsn_on_change_parse(const char *s, enum vsn_on_change *ret);
+
+/* One packet forwarding policy: VIP [+ protocol and port] -> SLB or pool. */
 struct vsn_dp_policy {
 	struct vsn_addr vip;
 	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
 	__u16 port; /* host order; 0 = any port */
-	__u32 slb_id;
+	__u32 slb_id;	  /* one SLB, or 0 with pool_id */
+	__u32 pool_id;	  /* a pool of the set, or 0 with slb_id */
 	__u32 service_id; /* counter index, < max_services */
 	__u32 policy_id;  /* counter index, < max_policies; stable across sets */
+	enum vsn_on_change on_change;
+};
+
+struct vsn_dp_pool_member {
+	__u32 slb_id;
+	__u32 weight; /* 1 .. VSN_DP_MAX_WEIGHT */
+};
+
+#define VSN_DP_MAX_WEIGHT 65535
+
+/*
+ * A pool: SLBs with weights, picked by Maglev consistent hashing over the
+ * flow's 5-tuple. Members that are not up (down or drain) are left out of
+ * the table (unless all are), so no new flow is sent to them.
+ */
+struct vsn_dp_pool {
+	__u32 id; /* 1.., unique in the set; what policies name */
+	size_t n_members; /* 1 .. VSN_MAGLEV_MAX_MEMBERS */
+	const struct vsn_dp_pool_member *members;
 };
 
 /* A complete policy set: it replaces the running one whole. */
@@ -141,17 +181,27 @@ struct vsn_dp_set {
 	 * their packets are dropped and counted until a refresh resolves them.
 	 */
 	int *ret_slb_results;
+	size_t n_pools;
+	const struct vsn_dp_pool *pools;
+	__u32 maglev_size; /* entries per pool table, a prime; 0: VSN_MAGLEV_DEFAULT_SIZE */
+	__u32 hash_seed;   /* the cluster's flow-hash and Maglev seed */
 };
 
 /*
  * Check a set against this forwarder without touching it. *ret_bad names
- * the offending entry: i < n_policies is policies[i], else
- * slbs[i - n_policies]. -EINVAL: malformed entry; -EEXIST: a key or an SLB
- * id given twice; -ENOTUNIQ: a policy id given twice; -ESTALE: generation
- * not above the running one (no index); -E2BIG: more policies than the
- * capacity (no index); -ENOENT: an SLB that is neither in the set nor
- * defined; -ERANGE: an id beyond a capacity; -EAFNOSUPPORT: a policy whose
- * VIP family differs from its ipip SLB's (ipip is 4-in-4 and 6-in-6).
+ * the offending entry: i < n_policies is policies[i], then
+ * slbs[i - n_policies], then pools[i - n_policies - n_slbs].
+ * -EINVAL: malformed entry (a policy with both or neither of slb_id and
+ * pool_id, a pool without members or with a weight out of range, a
+ * maglev_size that is no prime above the largest pool or beyond
+ * VSN_MAGLEV_MAX_SIZE: no index for that one); -EEXIST: a key, an SLB id, a
+ * pool id or a pool member given twice; -ENOTUNIQ: a policy id given twice;
+ * -ESTALE: generation not above the running one (no index); -E2BIG: more
+ * policies than the capacity, or pool tables above VSN_DP_MAX_TABLE_ENTRIES
+ * in all (no index); -ENOENT: an SLB that is neither in the set nor defined,
+ * or a pool not in the set; -ERANGE: an id beyond a capacity;
+ * -EAFNOSUPPORT: a policy whose VIP family differs from one of its ipip
+ * SLBs' (ipip is 4-in-4 and 6-in-6).
  */
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
 
@@ -170,6 +220,46 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
  * it makes the next apply skip that wait too.
  */
 int vsn_dp_set_trim(struct vsn_dp *dp);
+
+/* Most Maglev table entries a set may hold, all pools together (256 MiB). */
+#define VSN_DP_MAX_TABLE_ENTRIES (1u << 26)
+
+/*
+ * Calls cb for each pool of the running set, in index order, with its
+ * members as defined (states are in the SLB table).
+ */
+int vsn_dp_pools_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_pool *pool, void *arg),
+			 void *arg);
+
+/*
+ * The SLB a new flow fk would get from pool pool_id of the running set,
+ * computed in user space: the pool's Maglev table built afresh from its
+ * definition and the SLB states, the flow hash of include/vsn/hash.h, and
+ * the walk past SLBs that are not up. -ENOENT: no such pool; -EHOSTDOWN:
+ * no SLB up within the walk.
+ */
+int vsn_dp_predict(struct vsn_dp *dp, __u32 pool_id, const struct vsn_flow_key *fk,
+		   __u32 *ret_slb_id);
+
+/* A flow key from its 5-tuple (ports in host order). */
+void vsn_flow_key_make(const struct vsn_addr *src, __u16 sport, const struct vsn_addr *dst,
+		       __u16 dport, __u8 proto, struct vsn_flow_key *ret);
+
+/*
+ * The bound on new flows remembered per second, node-wide (0: none). The
+ * forwarder keeps it per CPU: per_second / CPUs, rounded up; get returns
+ * that times the CPUs. Default at load: max_flows / 8, so a flood needs
+ * 8 s to cycle the table and flows active more often keep their entry.
+ */
+int vsn_dp_flow_limit_set(struct vsn_dp *dp, __u32 per_second);
+int vsn_dp_flow_limit_get(struct vsn_dp *dp, __u32 *ret_per_second);
+
+/* Calls cb for each remembered flow; stops on a non-zero return. */
+int vsn_dp_flows_foreach(struct vsn_dp *dp,
+			 int (*cb)(const struct vsn_flow_key *k, const struct vsn_flow *f, void *arg),
+			 void *arg);
+/* Forget every remembered flow (their next packets are picked anew). */
+int vsn_dp_flows_clear(struct vsn_dp *dp);
 
 /*
  * The node's underlay addresses: the outer source of ipip, one per family.
@@ -195,6 +285,7 @@ enum vsn_counter_kind {
 	VSN_CNT_SLB,
 	VSN_CNT_SERVICE,
 	VSN_CNT_REASON,
+	VSN_CNT_FLOW, /* by enum vsn_flow_event; bytes stay 0 */
 };
 
 /* Sum of one counter over all CPUs. */
@@ -204,5 +295,6 @@ const char *vsn_reason_name(enum vsn_reason reason);
 /* true for reasons that drop the packet, false for pass and forward. */
 bool vsn_reason_is_drop(enum vsn_reason reason);
 bool vsn_reason_is_forward(enum vsn_reason reason);
+const char *vsn_flow_event_name(enum vsn_flow_event ev);
 
 #endif /* VSN_DP_H */

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SLB pools in the forwarder (DESIGN section 4): each generation carries
+ * its pools' Maglev tables (read by packets) and the pools' definitions
+ * (read only by user space, to rebuild the tables when an SLB changes state
+ * and to predict picks). Both are mmapable arrays, written in place before
+ * the generation becomes reachable.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+
+#include "dp_internal.h"
+#include "maglev.h"
+#include "vsn/hash.h"
+
+/* Array maps keep values 8-byte aligned: the stride of an mmaped entry. */
+#define ARRAY_STRIDE 8
+
+/* An mmapable array of n entries of value_size bytes; its fd and mapping. */
+static int array_create(const char *name, __u32 value_size, size_t n, void **ret_mem,
+			size_t *ret_len)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len;
+	void *mem;
+	int fd;
+
+	if (!n)
+		n = 1;
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), value_size, (__u32)n, &o);
+	if (fd < 0)
+		return -errno;
+	len = (n * ARRAY_STRIDE + page - 1) / page * page;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	*ret_mem = mem;
+	*ret_len = len;
+	return fd;
+}
+
+/*
+ * The Maglev members of pool p: members that are not up get weight 0 (no
+ * entries), unless none is up: then all keep theirs, so every pick walks
+ * and finds none.
+ */
+static void pool_members(const struct vsn_dp_pool *p, const __u8 *facts,
+			 struct vsn_maglev_member *mb)
+{
+	bool any_up = false;
+
+	for (size_t j = 0; j < p->n_members; j++) {
+		bool up = facts[p->members[j].slb_id] & SLB_UP;
+
+		mb[j].slb_id = p->members[j].slb_id;
+		mb[j].weight = up ? p->members[j].weight : 0;
+		any_up |= up;
+	}
+	if (!any_up)
+		for (size_t j = 0; j < p->n_members; j++)
+			mb[j].weight = p->members[j].weight;
+}
+
+int dp_maglev_create(const struct vsn_dp_pool *pools, size_t n, __u32 m, __u32 seed,
+		     const __u8 *facts)
+{
+	struct vsn_maglev_member *mb = NULL;
+	__u32 *table = NULL;
+	size_t len = 0;
+	void *mem = NULL;
+	int fd, r = 0;
+
+	fd = array_create("vsn_maglev", sizeof(__u32), n * (size_t)m, &mem, &len);
+	if (fd < 0)
+		return fd;
+	mb = calloc(VSN_MAGLEV_MAX_MEMBERS, sizeof(*mb));
+	table = calloc(m, sizeof(*table));
+	if (!mb || !table) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !r; i++) {
+		pool_members(&pools[i], facts, mb);
+		r = vsn_maglev_build(mb, pools[i].n_members, m, seed, table);
+		for (__u32 k = 0; k < m && !r; k++)
+			*(__u32 *)((char *)mem + ((size_t)i * m + k) * ARRAY_STRIDE) = table[k];
+	}
+out:
+	free(mb);
+	free(table);
+	munmap(mem, len);
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int dp_pooldefs_create(const struct vsn_dp_pool *pools, size_t n)
+{
+	struct vsn_pool_word *w;
+	size_t words = 0, len = 0, k = 0;
+	void *mem = NULL;
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		words += 1 + pools[i].n_members;
+	fd = array_create("vsn_pooldef", sizeof(*w), words, &mem, &len);
+	if (fd < 0)
+		return fd;
+	w = mem;
+	for (size_t i = 0; i < n; i++) {
+		w[k].id = pools[i].id;
+		w[k++].weight = (__u32)pools[i].n_members;
+		for (size_t j = 0; j < pools[i].n_members; j++) {
+			w[k].id = pools[i].members[j].slb_id;
+			w[k++].weight = pools[i].members[j].weight;
+		}
+	}
+	munmap(mem, len);
+	return fd;
+}
+
+void dp_pools_free(struct vsn_dp_pool *pools, size_t n)
+{
+	if (!pools)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((void *)pools[i].members);
+	free(pools);
+}
+
+int dp_pooldefs_read(int fd, __u32 n_pools, struct vsn_dp_pool **ret, size_t *ret_n)
+{
+	struct bpf_map_info mi = {0};
+	__u32 mi_len = sizeof(mi);
+	struct vsn_pool_word *w;
+	struct vsn_dp_pool *pools;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len, k = 0, i;
+	void *mem;
+	int r = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &mi, &mi_len))
+		return -errno;
+	if (mi.value_size != sizeof(*w))
+		return -EPROTO;
+	len = ((size_t)mi.max_entries * ARRAY_STRIDE + page - 1) / page * page;
+	mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	w = mem;
+	pools = calloc(n_pools ? n_pools : 1, sizeof(*pools));
+	if (!pools) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_pools; i++) {
+		struct vsn_dp_pool_member *mb;
+		size_t nm;
+
+		/* Written by this library, but never trusted past its bounds. */
+		if (k >= mi.max_entries || w[k].weight == 0 ||
+		    w[k].weight > mi.max_entries - k - 1) {
+			r = -EPROTO;
+			break;
+		}
+		nm = w[k].weight;
+		mb = calloc(nm, sizeof(*mb));
+		if (!mb) {
+			r = -ENOMEM;
+			break;
+		}
+		pools[i].id = w[k++].id;
+		pools[i].n_members = nm;
+		for (size_t j = 0; j < nm; j++, k++) {
+			mb[j].slb_id = w[k].id;
+			mb[j].weight = w[k].weight;
+		}
+		pools[i].members = mb;
+	}
+	if (r) {
+		dp_pools_free(pools, i);
+		goto out;
+	}
+	*ret = pools;
+	*ret_n = n_pools;
+out:
+	munmap(mem, len);
+	return r;
+}
+
+/* Facts (SLB_UP) of every member of the pools, from the SLB table. */
+static int member_facts(struct vsn_dp *dp, const struct vsn_dp_pool *pools, size_t n,
+			__u8 **ret_facts)
+{
+	__u8 *facts = calloc(dp->meta.max_slbs, 1);
+	struct vsn_slb e;
+
+	if (!facts)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < pools[i].n_members; j++) {
+			__u32 id = pools[i].members[j].slb_id;
+
+			if (id >= dp->meta.max_slbs || facts[id])
+				continue;
+			if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &id, &e)) {
+				free(facts);
+				return -errno;
+			}
+			facts[id] = e.flags & VSN_SLB_DEFINED ? dp_slb_facts(&e) : SLB_KNOWN;
+		}
+	*ret_facts = facts;
+	return 0;
+}
+
+int dp_tables_rebuild(struct vsn_dp *dp)
+{
+	struct dp_gen cur = {-1, -1, -1, {0}}, next;
+	struct vsn_dp_pool *pools = NULL;
+	size_t n = 0;
+	__u8 *facts = NULL;
+	__u32 active;
+	int r;
+
+	r = dp_active_slot(dp, &active);
+	if (r)
+		return r;
+	r = dp_gen_open(dp, active, &cur);
+	if (r == -ENOENT)
+		return 0; /* no set runs: nothing to rebuild */
+	if (r)
+		return r;
+	if (!cur.info.n_pools)
+		goto out;
+	r = dp_pooldefs_read(cur.pooldefs, cur.info.n_pools, &pools, &n);
+	if (!r)
+		r = member_facts(dp, pools, n, &facts);
+	if (r)
+		goto out;
+	next = cur;
+	next.maglev = dp_maglev_create(pools, n, cur.info.maglev_size, cur.info.hash_seed, facts);
+	if (next.maglev < 0) {
+		r = next.maglev;
+		goto out;
+	}
+	/* Same policies, same epoch: only the tables change. */
+	r = dp_gen_install(dp, active, &next, false);
+	close(next.maglev);
+out:
+	free(facts);
+	dp_pools_free(pools, n);
+	dp_gen_close(&cur);
+	return r;
+}
+
+/* The running generation's pools; the caller frees them. */
+static int running_pools(struct vsn_dp *dp, struct dp_gen *ret_gen, struct vsn_dp_pool **ret,
+			 size_t *ret_n)
+{
+	__u32 active;
+	int r;
+
+	r = dp_active_slot(dp, &active);
+	if (r)
+		return r;
+	r = dp_gen_open(dp, active, ret_gen);
+	if (r == -ENOENT) {
+		*ret = NULL;
+		*ret_n = 0;
+		return 0;
+	}
+	if (r)
+		return r;
+	r = dp_pooldefs_read(ret_gen->pooldefs, ret_gen->info.n_pools, ret, ret_n);
+	if (r)
+		dp_gen_close(ret_gen);
+	return r;
+}
+
+int vsn_dp_pools_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_pool *pool, void *arg),
+			 void *arg)
+{
+	struct dp_gen g = {-1, -1, -1, {0}};
+	struct vsn_dp_pool *pools;
+	size_t n;
+	int r;
+
+	r = running_pools(dp, &g, &pools, &n);
+	if (r)
+		return r;
+	for (size_t i = 0; i < n && !r; i++)
+		r = cb(&pools[i], arg);
+	dp_pools_free(pools, n);
+	dp_gen_close(&g);
+	return r;
+}
+
+int vsn_dp_predict(struct vsn_dp *dp, __u32 pool_id, const struct vsn_flow_key *fk,
+		   __u32 *ret_slb_id)
+{
+	struct dp_gen g = {-1, -1, -1, {0}};
+	struct vsn_maglev_member *mb = NULL;
+	struct vsn_dp_pool *pools = NULL;
+	__u8 *facts = NULL;
+	__u32 *table = NULL, m, slot, hash;
+	size_t n = 0, i;
+	int r;
+
+	r = running_pools(dp, &g, &pools, &n);
+	if (r)
+		return r;
+	for (i = 0; i < n && pools[i].id != pool_id; i++)
+		;
+	if (i == n) {
+		r = -ENOENT;
+		goto out;
+	}
+	m = g.info.maglev_size;
+	r = member_facts(dp, &pools[i], 1, &facts);
+	if (r)
+		goto out;
+	table = calloc(m, sizeof(*table));
+	if (!table) {
+		r = -ENOMEM;
+		goto out;
+	}
+	mb = calloc(pools[i].n_members, sizeof(*mb));
+	if (!mb) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* The table as dp_maglev_create builds it, from the same rule. */
+	pool_members(&pools[i], facts, mb);
+	r = vsn_maglev_build(mb, pools[i].n_members, m, g.info.hash_seed, table);
+	if (r)
+		goto out;
+	hash = vsn_flow_hash(fk->src, fk->dst, fk->ports, (__u8)fk->proto, g.info.hash_seed);
+	slot = vsn_maglev_slot(hash, m);
+	r = -EHOSTDOWN;
+	for (int k = 0; k < VSN_MAGLEV_WALK; k++) {
+		if (facts[table[slot]] & SLB_UP) {
+			*ret_slb_id = table[slot];
+			r = 0;
+			break;
+		}
+		if (++slot == m)
+			slot = 0;
+	}
+out:
+	free(mb);
+	free(table);
+	free(facts);
+	dp_pools_free(pools, n);
+	dp_gen_close(&g);
+	return r;
+}
