@@ -43,13 +43,16 @@ struct {
 
 /*
  * The per-generation Maglev tables: one inner array per slot holding every
- * pool's table back to back (pool i at i * maglev_size). Arrays of any size
- * fit the slot thanks to BPF_F_INNER_MAP (user space creates them with it).
+ * pool's table back to back (pool i at i * maglev_size), then the pools'
+ * definitions for user space (vsn_pool_word pairs; packets never read
+ * them): one map-in-map update per swap, not two. Arrays of any size
+ * fit the slot thanks to BPF_F_INNER_MAP; mmapable so user space writes a
+ * table with stores, not a syscall per entry (the flags must match).
  */
 struct vsn_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 };
@@ -60,22 +63,6 @@ struct {
 	__type(key, __u32);
 	__array(values, struct vsn_maglev_inner);
 } vsn_maglev_slots SEC(".maps");
-
-/* The per-generation pool definitions (user space only; see vsn_pool_word). */
-struct vsn_pooldef_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct vsn_pool_word));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, VSN_SLOTS);
-	__type(key, __u32);
-	__array(values, struct vsn_pooldef_inner);
-} vsn_pooldef_slots SEC(".maps");
 
 /* Table size, hash seed and epoch of each slot's generation. */
 struct {

@@ -53,8 +53,35 @@ static int set_error(const char *path, const struct vsn_policyfile *pf,
 		     const struct vsn_dp_set *set, int r, size_t bad, const struct vsn_meta *m)
 {
 	bool is_slb = bad >= pf->n_policies && bad - pf->n_policies < pf->n_slbs;
-	size_t i = is_slb ? bad - pf->n_policies : bad;
-	int line = is_slb ? pf->slbs[i].line : bad < pf->n_policies ? pf->policy_lines[bad] : 0;
+	bool is_pool = bad != SIZE_MAX && bad >= pf->n_policies + pf->n_slbs &&
+		       bad - pf->n_policies - pf->n_slbs < pf->n_pools;
+	size_t i = is_slb    ? bad - pf->n_policies
+		   : is_pool ? bad - pf->n_policies - pf->n_slbs
+			     : bad;
+	int line = is_slb		  ? pf->slbs[i].line
+		   : is_pool		  ? pf->pools[i].line
+		   : bad < pf->n_policies ? pf->policy_lines[bad]
+					  : 0;
+
+	if (is_pool) {
+		switch (r) {
+		case -ENOENT:
+			return dpctl_err(0,
+					 "%s:%d: pool %u has a member slb that is not defined "
+					 "here or on this node",
+					 path, line, pf->pools[i].pool.id);
+		case -ERANGE:
+			return dpctl_err(0,
+					 "%s:%d: pool %u: a member slb id is beyond this "
+					 "forwarder's capacity (slbs < %u)",
+					 path, line, pf->pools[i].pool.id, m->max_slbs);
+		case -EEXIST:
+			return dpctl_err(0, "%s:%d: pool %u is given twice, or has a member twice",
+					 path, line, pf->pools[i].pool.id);
+		default:
+			return dpctl_err(r, "%s:%d: pool %u", path, line, pf->pools[i].pool.id);
+		}
+	}
 
 	switch (r) {
 	case -ESTALE:
@@ -62,6 +89,12 @@ static int set_error(const char *path, const struct vsn_policyfile *pf,
 				 (unsigned long long)set->generation,
 				 (unsigned long long)m->generation);
 	case -E2BIG:
+		if (pf->n_policies <= m->max_policies)
+			return dpctl_err(0,
+					 "%s: %zu pools of %u entries exceed the %u table entries "
+					 "a set may hold",
+					 path, pf->n_pools, set->maglev_size,
+					 VSN_DP_MAX_TABLE_ENTRIES);
 		return dpctl_err(0, "%s: %zu policies, this forwarder holds %u (load option)", path,
 				 pf->n_policies, m->max_policies);
 	case -EEXIST:
@@ -77,6 +110,9 @@ static int set_error(const char *path, const struct vsn_policyfile *pf,
 				 "counts under its position)",
 				 path, line, pf->policies[i].policy_id);
 	case -ENOENT:
+		if (pf->policies[i].pool_id)
+			return dpctl_err(0, "%s:%d: pool %u is not defined", path, line,
+					 pf->policies[i].pool_id);
 		return dpctl_err(0, "%s:%d: slb %u is not defined here or on this node", path, line,
 				 pf->policies[i].slb_id);
 	case -ERANGE:
@@ -85,11 +121,21 @@ static int set_error(const char *path, const struct vsn_policyfile *pf,
 				 "(slbs < %u, services < %u, policies < %u)",
 				 path, line, m->max_slbs, m->max_services, m->max_policies);
 	case -EAFNOSUPPORT:
+		if (pf->policies[i].pool_id)
+			return dpctl_err(0,
+					 "%s:%d: pool %u has an ipip SLB of the other family; ipip "
+					 "carries IPv4 in IPv4 and IPv6 in IPv6",
+					 path, line, pf->policies[i].pool_id);
 		return dpctl_err(0,
 				 "%s:%d: slb %u forwards by ipip, which carries IPv4 in IPv4 and "
 				 "IPv6 in IPv6: the VIP's family must be the SLB's",
 				 path, line, pf->policies[i].slb_id);
 	case -EINVAL:
+		if (bad == SIZE_MAX)
+			return dpctl_err(0,
+					 "%s: maglev size %u must be a prime above the largest "
+					 "pool's member count",
+					 path, set->maglev_size);
 		return dpctl_err(0, "%s:%d: invalid %s (an IPv6 address in ::ffff:0:0/96?)", path,
 				 line, is_slb ? "slb" : "policy");
 	default:
@@ -125,6 +171,7 @@ int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 {
 	struct vsn_policyfile pf;
 	struct vsn_dp_set set = {0};
+	struct vsn_dp_pool *pools;
 	const char *path = NULL;
 	bool check = false;
 	struct vsn_dp *dp = NULL;
@@ -182,6 +229,18 @@ int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 	}
 	for (size_t i = 0; i < pf.n_slbs; i++)
 		slbs[i] = pf.slbs[i].slb;
+	pools = calloc(pf.n_pools + 1, sizeof(*pools));
+	if (!pools) {
+		free(slbs);
+		dpctl_err(-ENOMEM, "apply");
+		goto out;
+	}
+	for (size_t i = 0; i < pf.n_pools; i++)
+		pools[i] = pf.pools[i].pool;
+	set.n_pools = pf.n_pools;
+	set.pools = pools;
+	set.maglev_size = pf.maglev_size;
+	set.hash_seed = pf.hash_seed;
 	set.generation = pf.has_generation ? pf.generation : m.generation + 1;
 	set.n_policies = pf.n_policies;
 	set.policies = pf.policies;
@@ -192,19 +251,20 @@ int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 	/* Every check apply makes, and nothing changed. */
 	r = check ? vsn_dp_set_validate(dp, &set, &bad) : vsn_dp_set_apply(dp, &set, &bad);
 	free(slbs);
+	free(pools);
 	if (r) {
 		set_error(path, &pf, &set, r, bad, &m);
 		goto out;
 	}
 	ret = 0;
 	if (check) {
-		printf("%s: %zu slbs, %zu policies, generation %llu: ok\n", path, pf.n_slbs,
-		       pf.n_policies, (unsigned long long)set.generation);
+		printf("%s: %zu slbs, %zu pools, %zu policies, generation %llu: ok\n", path,
+		       pf.n_slbs, pf.n_pools, pf.n_policies, (unsigned long long)set.generation);
 		goto out;
 	}
 	warn_unresolved(path, &pf, res);
-	printf("generation %llu: %zu policies, %zu slbs\n", (unsigned long long)set.generation,
-	       pf.n_policies, pf.n_slbs);
+	printf("generation %llu: %zu policies, %zu slbs, %zu pools\n",
+	       (unsigned long long)set.generation, pf.n_policies, pf.n_slbs, pf.n_pools);
 	/* The new set runs; freeing the old one is housekeeping. */
 	r = vsn_dp_set_trim(dp);
 	if (r)

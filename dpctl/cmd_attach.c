@@ -32,6 +32,7 @@ int cmd_load(struct dpctl *ctl, int argc, char **argv)
 		__u32 *dst = !strcmp(argv[i], "--max-policies")	  ? &o.max_policies
 			     : !strcmp(argv[i], "--max-slbs")	  ? &o.max_slbs
 			     : !strcmp(argv[i], "--max-services") ? &o.max_services
+			     : !strcmp(argv[i], "--max-flows")	  ? &o.max_flows
 								  : NULL;
 
 		if (!dst || i + 1 >= argc)
@@ -49,13 +50,16 @@ int cmd_load(struct dpctl *ctl, int argc, char **argv)
 	/* Capacities are fixed at load: asking for others must not pass silently. */
 	if ((o.max_policies && o.max_policies != m.max_policies) ||
 	    (o.max_slbs && o.max_slbs != m.max_slbs) ||
-	    (o.max_services && o.max_services != m.max_services))
+	    (o.max_services && o.max_services != m.max_services) ||
+	    (o.max_flows && o.max_flows != m.max_flows))
 		return dpctl_err(0,
 				 "already loaded under %s with max_policies %u, max_slbs %u, "
-				 "max_services %u; 'vsn-dpctl unload' first to change them",
-				 ctl->pin_dir, m.max_policies, m.max_slbs, m.max_services);
-	printf("loaded under %s: max_policies %u, max_slbs %u, max_services %u\n", ctl->pin_dir,
-	       m.max_policies, m.max_slbs, m.max_services);
+				 "max_services %u, max_flows %u; 'vsn-dpctl unload' first to "
+				 "change them",
+				 ctl->pin_dir, m.max_policies, m.max_slbs, m.max_services,
+				 m.max_flows);
+	printf("loaded under %s: max_policies %u, max_slbs %u, max_services %u, max_flows %u\n",
+	       ctl->pin_dir, m.max_policies, m.max_slbs, m.max_services, m.max_flows);
 	return 0;
 }
 

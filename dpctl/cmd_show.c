@@ -49,9 +49,20 @@ static int print_policy(const struct vsn_dp_policy *p, void *arg)
 
 	if (p->port)
 		snprintf(port, sizeof(port), "%u", p->port);
-	printf("  %s %s/%s -> slb %u (service %u, policy %u)\n",
+	printf("  %s %s/%s -> %s %u (service %u, policy %u, on_change %s)\n",
 	       vsn_addr_format(&p->vip, a, sizeof(a)), p->proto == IPPROTO_TCP ? "tcp" : "udp",
-	       port, p->slb_id, p->service_id, p->policy_id);
+	       port, p->pool_id ? "pool" : "slb", p->pool_id ? p->pool_id : p->slb_id,
+	       p->service_id, p->policy_id, vsn_on_change_name(p->on_change));
+	return 0;
+}
+
+static int print_pool(const struct vsn_dp_pool *pool, void *arg)
+{
+	printf("  pool %u:", pool->id);
+	for (size_t i = 0; i < pool->n_members; i++)
+		printf(" slb %u weight %u%s", pool->members[i].slb_id, pool->members[i].weight,
+		       i + 1 < pool->n_members ? "," : "");
+	printf("\n");
 	return 0;
 }
 
@@ -61,6 +72,7 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv)
 	struct vsn_addr u4, u6;
 	struct vsn_dp *dp;
 	struct vsn_meta m;
+	__u32 limit;
 	int r;
 
 	if (argc != 1)
@@ -79,8 +91,15 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 		printf(", applied %s", when);
 	}
-	printf("\ncapacity: %u policies, %u slbs, %u services\n", m.max_policies, m.max_slbs,
-	       m.max_services);
+	printf("\ncapacity: %u policies, %u slbs, %u services, %u flows\n", m.max_policies,
+	       m.max_slbs, m.max_services, m.max_flows);
+	r = vsn_dp_flow_limit_get(dp, &limit);
+	if (r)
+		goto out;
+	if (limit)
+		printf("new flows remembered: at most %u per second\n", limit);
+	else
+		printf("new flows remembered: no bound\n");
 	r = vsn_dp_underlay_get(dp, &u4, &u6);
 	if (r)
 		goto out;
@@ -92,6 +111,10 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv)
 		goto out;
 	printf("slbs:\n");
 	r = vsn_dp_slbs_foreach(dp, print_slb, NULL);
+	if (r)
+		goto out;
+	printf("pools:\n");
+	r = vsn_dp_pools_foreach(dp, print_pool, NULL);
 	if (r)
 		goto out;
 	printf("policies:\n");
@@ -195,6 +218,16 @@ int cmd_counters(struct dpctl *ctl, int argc, char **argv)
 		if (r)
 			goto out;
 		print_counter(&c, "reason", vsn_reason_name(i), i, &v);
+	}
+	if (!c.json)
+		printf("connection table:\n");
+	for (int i = 0; i < VSN_FLOW_EVENT_MAX; i++) {
+		struct vsn_counter v;
+
+		r = vsn_dp_counter_read(c.dp, VSN_CNT_FLOW, i, &v);
+		if (r)
+			goto out;
+		print_counter(&c, "flow", vsn_flow_event_name(i), i, &v);
 	}
 	if (!c.json)
 		printf("per slb, service and policy of the running set:\n");

@@ -13,7 +13,7 @@
 #include "dpctl.h"
 
 static const struct dpctl_cmd cmds[] = {
-	{"load", "[--max-policies N] [--max-slbs N] [--max-services N]",
+	{"load", "[--max-policies N] [--max-slbs N] [--max-services N] [--max-flows N]",
 	 "load the forwarder and pin it (attach does this too)", cmd_load},
 	{"attach", "IFACE [--mode auto|native|generic]",
 	 "attach the forwarder to IFACE with a pinned link", cmd_attach},
@@ -24,6 +24,13 @@ static const struct dpctl_cmd cmds[] = {
 	{"counters", "[--json]", "packet and byte counters by reason, service, SLB and policy",
 	 cmd_counters},
 	{"slb", "ID state up|down|drain", "set an SLB's state at once, without a new set", cmd_slb},
+	{"flows", "[--json] | --clear",
+	 "list the connection table (each flow and its SLB), or forget every flow", cmd_flows},
+	{"predict", "POOL SRC SPORT DST DPORT [tcp|udp]",
+	 "the SLB pool POOL of the running set gives a new flow, computed in user space",
+	 cmd_predict},
+	{"flow-limit", "[N]", "show or set the bound on new flows remembered per second (0: none)",
+	 cmd_flow_limit},
 	{"resolve", "[--watch]",
 	 "re-resolve every SLB's next hop now; with --watch, on every change until stopped",
 	 cmd_resolve},

@@ -55,8 +55,9 @@ enum vsn_reason {
 	VSN_PASS_TTL_EXCEEDED,	   /* ipip: TTL / hop limit would reach 0; the kernel answers */
 	VSN_PASS_TOO_BIG,	   /* ipip: the encapsulated packet would exceed the egress MTU */
 	/* Dropped: a VIP was addressed but cannot be served. */
-	VSN_DROP_NO_POLICY,   /* VIP known, no policy for this protocol/port */
-	VSN_DROP_SLB_DOWN,    /* no SLB of the destination can take the flow (down, or drain for a new flow) */
+	VSN_DROP_NO_POLICY, /* VIP known, no policy for this protocol/port */
+	VSN_DROP_SLB_DOWN,  /* no SLB of the destination can take the flow (down, or drain for a new
+			       flow) */
 	VSN_DROP_NO_NEXTHOP,  /* the destination SLB is unknown or its next hop unresolved */
 	VSN_DROP_NO_UNDERLAY, /* ipip: no underlay source address of the SLB's family */
 	VSN_DROP_ENCAP_ERROR, /* ipip: the kernel refused room for the outer header */
@@ -180,7 +181,7 @@ struct vsn_config {
 struct vsn_slot_info {
 	__u32 maglev_size; /* entries per pool table, a prime */
 	__u32 hash_seed;   /* vsn_flow_hash seed */
-	__u32 epoch;	   /* the generation, truncated: flows remembered under another are rehashed */
+	__u32 epoch; /* the generation, truncated: flows remembered under another are rehashed */
 	__u32 n_pools;
 };
 
@@ -204,12 +205,12 @@ struct vsn_flow {
 
 /* What the connection table did, one per-CPU counter each (vsn_cnt_flow). */
 enum vsn_flow_event {
-	VSN_FLOW_NEW = 0,	  /* a new flow picked its SLB and was remembered */
-	VSN_FLOW_HIT,		  /* an established flow went to its remembered SLB */
-	VSN_FLOW_INSERT_LIMITED,  /* a new flow over the insert bound: forwarded, not remembered */
-	VSN_FLOW_REPICK_DOWN,	  /* a remembered flow's SLB is down: picked again */
-	VSN_FLOW_REHASH,	  /* remembered under another generation, its policy rehashes */
-	VSN_FLOW_SKIP_NOT_UP,	  /* a pick skipped a table entry whose SLB is down or draining */
+	VSN_FLOW_NEW = 0,	 /* a new flow picked its SLB and was remembered */
+	VSN_FLOW_HIT,		 /* an established flow went to its remembered SLB */
+	VSN_FLOW_INSERT_LIMITED, /* a new flow over the insert bound: forwarded, not remembered */
+	VSN_FLOW_REPICK_DOWN,	 /* a remembered flow's SLB is down: picked again */
+	VSN_FLOW_REHASH,	 /* remembered under another generation, its policy rehashes */
+	VSN_FLOW_SKIP_NOT_UP,	 /* a pick skipped a table entry whose SLB is down or draining */
 	VSN_FLOW_EVENT_MAX,
 };
 
@@ -217,9 +218,10 @@ enum vsn_flow_event {
 #define VSN_MAGLEV_WALK 16
 
 /*
- * The pools of a generation as user space defined them, kept so the node can
- * rebuild the Maglev tables when an SLB changes state (packets never read
- * it). Per pool, in index order: a header {pool id, member count}, then its
+ * The pools of a generation as user space defined them, kept after its
+ * Maglev tables in the same array (two entries a word) so the node can
+ * rebuild the tables when an SLB changes state; packets never read them.
+ * Per pool, in index order: a header {pool id, member count}, then its
  * members {slb id, weight}.
  */
 struct vsn_pool_word {

@@ -37,7 +37,6 @@ const char *const dp_map_names[DP_MAP_MAX] = {
 	[DP_MAP_CNT_REASON] = "vsn_cnt_reason",
 	[DP_MAP_CONFIG] = "vsn_config",
 	[DP_MAP_MAGLEV_SLOTS] = "vsn_maglev_slots",
-	[DP_MAP_POOLDEF_SLOTS] = "vsn_pooldef_slots",
 	[DP_MAP_SLOT_INFO] = "vsn_slot_info",
 	[DP_MAP_FLOWS] = "vsn_flows",
 	[DP_MAP_FLOW_BUDGET] = "vsn_flow_budget",

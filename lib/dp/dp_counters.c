@@ -64,10 +64,8 @@ int vsn_dp_counter_read(struct vsn_dp *dp, enum vsn_counter_kind kind, __u32 id,
 			struct vsn_counter *ret)
 {
 	static const enum dp_map maps[] = {
-		[VSN_CNT_POLICY] = DP_MAP_CNT_POLICY,
-		[VSN_CNT_SLB] = DP_MAP_CNT_SLB,
-		[VSN_CNT_SERVICE] = DP_MAP_CNT_SERVICE,
-		[VSN_CNT_REASON] = DP_MAP_CNT_REASON,
+		[VSN_CNT_POLICY] = DP_MAP_CNT_POLICY,	[VSN_CNT_SLB] = DP_MAP_CNT_SLB,
+		[VSN_CNT_SERVICE] = DP_MAP_CNT_SERVICE, [VSN_CNT_REASON] = DP_MAP_CNT_REASON,
 		[VSN_CNT_FLOW] = DP_MAP_CNT_FLOW,
 	};
 	struct vsn_counter sum = {0}, *per_cpu;

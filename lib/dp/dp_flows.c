@@ -15,7 +15,9 @@
 
 const char *vsn_on_change_name(enum vsn_on_change c)
 {
-	return c == VSN_ON_CHANGE_REHASH ? "rehash" : c == VSN_ON_CHANGE_PRESERVE ? "preserve" : "?";
+	return c == VSN_ON_CHANGE_REHASH     ? "rehash"
+	       : c == VSN_ON_CHANGE_PRESERVE ? "preserve"
+					     : "?";
 }
 
 int vsn_on_change_parse(const char *s, enum vsn_on_change *ret)
@@ -42,7 +44,8 @@ void vsn_flow_key_make(const struct vsn_addr *src, __u16 sport, const struct vsn
 }
 
 int vsn_dp_flows_foreach(struct vsn_dp *dp,
-			 int (*cb)(const struct vsn_flow_key *k, const struct vsn_flow *f, void *arg),
+			 int (*cb)(const struct vsn_flow_key *k, const struct vsn_flow *f,
+				   void *arg),
 			 void *arg)
 {
 	struct vsn_flow_key key, next;

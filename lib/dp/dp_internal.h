@@ -20,7 +20,6 @@ enum dp_map {
 	DP_MAP_CNT_REASON,
 	DP_MAP_CONFIG,
 	DP_MAP_MAGLEV_SLOTS,
-	DP_MAP_POOLDEF_SLOTS,
 	DP_MAP_SLOT_INFO,
 	DP_MAP_FLOWS,
 	DP_MAP_FLOW_BUDGET,
@@ -66,21 +65,27 @@ __u8 dp_slb_facts(const struct vsn_slb *e);
 /* The maps one generation is made of, as the slot holds them. */
 struct dp_gen {
 	int policies; /* fd of the policy hash */
-	int maglev;   /* fd of the Maglev tables */
-	int pooldefs; /* fd of the pool definitions */
+	int maglev;   /* fd of the Maglev tables, then the pool definitions */
 	struct vsn_slot_info info;
 };
 
+#define DP_GEN_INIT       \
+	{                 \
+		-1, -1,   \
+		{         \
+			0 \
+		}         \
+	}
+
 /*
- * Fresh Maglev tables for pools: members whose facts lack SLB_UP get no
- * entries (unless none is up). Returns the map's fd or a negative errno.
+ * A fresh Maglev map for pools: their tables (members whose facts lack
+ * SLB_UP get no entries, unless none is up), then their definitions.
+ * Returns the map's fd or a negative errno.
  */
 int dp_maglev_create(const struct vsn_dp_pool *pools, size_t n, __u32 m, __u32 seed,
 		     const __u8 *facts);
-/* A fresh pool-definition map; its fd or a negative errno. */
-int dp_pooldefs_create(const struct vsn_dp_pool *pools, size_t n);
-/* Read a pool-definition map back; free with dp_pools_free(). */
-int dp_pooldefs_read(int fd, __u32 n_pools, struct vsn_dp_pool **ret, size_t *ret_n);
+/* Read the pool definitions of a generation back; free with dp_pools_free(). */
+int dp_pooldefs_read(const struct dp_gen *g, struct vsn_dp_pool **ret, size_t *ret_n);
 void dp_pools_free(struct vsn_dp_pool *pools, size_t n);
 
 int dp_active_slot(struct vsn_dp *dp, __u32 *ret);
@@ -93,6 +98,9 @@ void dp_gen_close(struct dp_gen *g);
  * caller holds the lock.
  */
 int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced);
+/* dp_gen_install in two steps: fill the inactive slot (invisible), then flip. */
+int dp_gen_stage(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced);
+int dp_gen_flip(struct vsn_dp *dp, __u32 active);
 /* Does the slot hold a generation? */
 int dp_slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used);
 /* Rebuild the running set's tables from the current SLB states; locked. */

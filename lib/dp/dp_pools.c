@@ -72,16 +72,33 @@ static void pool_members(const struct vsn_dp_pool *p, const __u8 *facts,
 			mb[j].weight = p->members[j].weight;
 }
 
+/* Entries the pool definitions take after the tables: two per word. */
+static size_t defs_entries(const struct vsn_dp_pool *pools, size_t n)
+{
+	size_t words = 0;
+
+	for (size_t i = 0; i < n; i++)
+		words += 1 + pools[i].n_members;
+	return words * 2;
+}
+
+/* The array's entry i in its mapping. */
+static __u32 *entry(void *mem, size_t i)
+{
+	return (__u32 *)((char *)mem + i * ARRAY_STRIDE);
+}
+
 int dp_maglev_create(const struct vsn_dp_pool *pools, size_t n, __u32 m, __u32 seed,
 		     const __u8 *facts)
 {
 	struct vsn_maglev_member *mb = NULL;
 	__u32 *table = NULL;
-	size_t len = 0;
+	size_t len = 0, k;
 	void *mem = NULL;
 	int fd, r = 0;
 
-	fd = array_create("vsn_maglev", sizeof(__u32), n * (size_t)m, &mem, &len);
+	fd = array_create("vsn_maglev", sizeof(__u32), n * (size_t)m + defs_entries(pools, n), &mem,
+			  &len);
 	if (fd < 0)
 		return fd;
 	mb = calloc(VSN_MAGLEV_MAX_MEMBERS, sizeof(*mb));
@@ -93,8 +110,18 @@ int dp_maglev_create(const struct vsn_dp_pool *pools, size_t n, __u32 m, __u32 s
 	for (size_t i = 0; i < n && !r; i++) {
 		pool_members(&pools[i], facts, mb);
 		r = vsn_maglev_build(mb, pools[i].n_members, m, seed, table);
-		for (__u32 k = 0; k < m && !r; k++)
-			*(__u32 *)((char *)mem + ((size_t)i * m + k) * ARRAY_STRIDE) = table[k];
+		for (__u32 j = 0; j < m && !r; j++)
+			*entry(mem, (size_t)i * m + j) = table[j];
+	}
+	/* The definitions, as struct vsn_pool_word pairs. */
+	k = n * (size_t)m;
+	for (size_t i = 0; i < n && !r; i++) {
+		*entry(mem, k++) = pools[i].id;
+		*entry(mem, k++) = (__u32)pools[i].n_members;
+		for (size_t j = 0; j < pools[i].n_members; j++) {
+			*entry(mem, k++) = pools[i].members[j].slb_id;
+			*entry(mem, k++) = pools[i].members[j].weight;
+		}
 	}
 out:
 	free(mb);
@@ -107,31 +134,6 @@ out:
 	return fd;
 }
 
-int dp_pooldefs_create(const struct vsn_dp_pool *pools, size_t n)
-{
-	struct vsn_pool_word *w;
-	size_t words = 0, len = 0, k = 0;
-	void *mem = NULL;
-	int fd;
-
-	for (size_t i = 0; i < n; i++)
-		words += 1 + pools[i].n_members;
-	fd = array_create("vsn_pooldef", sizeof(*w), words, &mem, &len);
-	if (fd < 0)
-		return fd;
-	w = mem;
-	for (size_t i = 0; i < n; i++) {
-		w[k].id = pools[i].id;
-		w[k++].weight = (__u32)pools[i].n_members;
-		for (size_t j = 0; j < pools[i].n_members; j++) {
-			w[k].id = pools[i].members[j].slb_id;
-			w[k++].weight = pools[i].members[j].weight;
-		}
-	}
-	munmap(mem, len);
-	return fd;
-}
-
 void dp_pools_free(struct vsn_dp_pool *pools, size_t n)
 {
 	if (!pools)
@@ -141,26 +143,28 @@ void dp_pools_free(struct vsn_dp_pool *pools, size_t n)
 	free(pools);
 }
 
-int dp_pooldefs_read(int fd, __u32 n_pools, struct vsn_dp_pool **ret, size_t *ret_n)
+int dp_pooldefs_read(const struct dp_gen *g, struct vsn_dp_pool **ret, size_t *ret_n)
 {
 	struct bpf_map_info mi = {0};
-	__u32 mi_len = sizeof(mi);
-	struct vsn_pool_word *w;
+	__u32 mi_len = sizeof(mi), n_pools = g->info.n_pools;
 	struct vsn_dp_pool *pools;
 	long page = sysconf(_SC_PAGESIZE);
-	size_t len, k = 0, i;
+	size_t len, k, end, i;
 	void *mem;
 	int r = 0;
 
-	if (bpf_obj_get_info_by_fd(fd, &mi, &mi_len))
+	if (bpf_obj_get_info_by_fd(g->maglev, &mi, &mi_len))
 		return -errno;
-	if (mi.value_size != sizeof(*w))
+	if (mi.value_size != sizeof(__u32))
 		return -EPROTO;
-	len = ((size_t)mi.max_entries * ARRAY_STRIDE + page - 1) / page * page;
-	mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	end = mi.max_entries;
+	k = (size_t)n_pools * g->info.maglev_size;
+	if (k > end)
+		return -EPROTO;
+	len = (end * ARRAY_STRIDE + page - 1) / page * page;
+	mem = mmap(NULL, len, PROT_READ, MAP_SHARED, g->maglev, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
-	w = mem;
 	pools = calloc(n_pools ? n_pools : 1, sizeof(*pools));
 	if (!pools) {
 		r = -ENOMEM;
@@ -170,23 +174,23 @@ int dp_pooldefs_read(int fd, __u32 n_pools, struct vsn_dp_pool **ret, size_t *re
 		struct vsn_dp_pool_member *mb;
 		size_t nm;
 
-		/* Written by this library, but never trusted past its bounds. */
-		if (k >= mi.max_entries || w[k].weight == 0 ||
-		    w[k].weight > mi.max_entries - k - 1) {
+		/* Written by this library, but never trusted past the array's end. */
+		if (end - k < 2 || !*entry(mem, k + 1) || *entry(mem, k + 1) > (end - k - 2) / 2) {
 			r = -EPROTO;
 			break;
 		}
-		nm = w[k].weight;
+		nm = *entry(mem, k + 1);
 		mb = calloc(nm, sizeof(*mb));
 		if (!mb) {
 			r = -ENOMEM;
 			break;
 		}
-		pools[i].id = w[k++].id;
+		pools[i].id = *entry(mem, k);
 		pools[i].n_members = nm;
-		for (size_t j = 0; j < nm; j++, k++) {
-			mb[j].slb_id = w[k].id;
-			mb[j].weight = w[k].weight;
+		k += 2;
+		for (size_t j = 0; j < nm; j++, k += 2) {
+			mb[j].slb_id = *entry(mem, k);
+			mb[j].weight = *entry(mem, k + 1);
 		}
 		pools[i].members = mb;
 	}
@@ -228,7 +232,7 @@ static int member_facts(struct vsn_dp *dp, const struct vsn_dp_pool *pools, size
 
 int dp_tables_rebuild(struct vsn_dp *dp)
 {
-	struct dp_gen cur = {-1, -1, -1, {0}}, next;
+	struct dp_gen cur = DP_GEN_INIT, next;
 	struct vsn_dp_pool *pools = NULL;
 	size_t n = 0;
 	__u8 *facts = NULL;
@@ -245,7 +249,7 @@ int dp_tables_rebuild(struct vsn_dp *dp)
 		return r;
 	if (!cur.info.n_pools)
 		goto out;
-	r = dp_pooldefs_read(cur.pooldefs, cur.info.n_pools, &pools, &n);
+	r = dp_pooldefs_read(&cur, &pools, &n);
 	if (!r)
 		r = member_facts(dp, pools, n, &facts);
 	if (r)
@@ -284,7 +288,7 @@ static int running_pools(struct vsn_dp *dp, struct dp_gen *ret_gen, struct vsn_d
 	}
 	if (r)
 		return r;
-	r = dp_pooldefs_read(ret_gen->pooldefs, ret_gen->info.n_pools, ret, ret_n);
+	r = dp_pooldefs_read(ret_gen, ret, ret_n);
 	if (r)
 		dp_gen_close(ret_gen);
 	return r;
@@ -293,7 +297,7 @@ static int running_pools(struct vsn_dp *dp, struct dp_gen *ret_gen, struct vsn_d
 int vsn_dp_pools_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_pool *pool, void *arg),
 			 void *arg)
 {
-	struct dp_gen g = {-1, -1, -1, {0}};
+	struct dp_gen g = DP_GEN_INIT;
 	struct vsn_dp_pool *pools;
 	size_t n;
 	int r;
@@ -311,7 +315,7 @@ int vsn_dp_pools_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_pool *
 int vsn_dp_predict(struct vsn_dp *dp, __u32 pool_id, const struct vsn_flow_key *fk,
 		   __u32 *ret_slb_id)
 {
-	struct dp_gen g = {-1, -1, -1, {0}};
+	struct dp_gen g = DP_GEN_INIT;
 	struct vsn_maglev_member *mb = NULL;
 	struct vsn_dp_pool *pools = NULL;
 	__u8 *facts = NULL;

@@ -69,8 +69,8 @@ static __u8 slb_fam(__u8 f)
 
 /* What validation knows while it checks a set; dest_fill uses it too. */
 struct prep {
-	struct sorted *s;    /* policies by key */
-	__u8 *slb_seen;	     /* facts per SLB id: one syscall per SLB, not per policy */
+	struct sorted *s;	/* policies by key */
+	__u8 *slb_seen;		/* facts per SLB id: one syscall per SLB, not per policy */
 	struct pool_ref *by_id; /* pools by id */
 	size_t n_pools;
 	__u32 m; /* table size */
@@ -531,22 +531,19 @@ void dp_gen_close(struct dp_gen *g)
 		close(g->policies);
 	if (g->maglev >= 0)
 		close(g->maglev);
-	if (g->pooldefs >= 0)
-		close(g->pooldefs);
-	g->policies = g->maglev = g->pooldefs = -1;
+	g->policies = g->maglev = -1;
 }
 
 int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret)
 {
-	struct dp_gen g = {-1, -1, -1, {0}};
+	struct dp_gen g = DP_GEN_INIT;
 	int r;
 
 	g.policies = inner_open(dp, DP_MAP_POLICY_SLOTS, slot);
 	if (g.policies < 0)
 		return g.policies;
 	g.maglev = inner_open(dp, DP_MAP_MAGLEV_SLOTS, slot);
-	g.pooldefs = inner_open(dp, DP_MAP_POOLDEF_SLOTS, slot);
-	r = g.maglev < 0 ? g.maglev : g.pooldefs < 0 ? g.pooldefs : 0;
+	r = g.maglev < 0 ? g.maglev : 0;
 	if (!r && bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLOT_INFO], &slot, &g.info))
 		r = -errno;
 	/* A slot with policies but no tables: state this library never leaves. */
@@ -558,9 +555,27 @@ int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret)
 	return 0;
 }
 
-int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced)
+/* One map-in-map update: the kernel waits a grace period after each. */
+struct slot_update {
+	int outer_fd;
+	__u32 slot;
+	int inner_fd;
+	int ret;
+};
+
+static void *slot_update_thread(void *arg)
 {
-	__u32 zero = 0, inactive = !active;
+	struct slot_update *u = arg;
+
+	u->ret = bpf_map_update_elem(u->outer_fd, &u->slot, &u->inner_fd, BPF_ANY) ? -errno : 0;
+	return NULL;
+}
+
+int dp_gen_stage(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced)
+{
+	__u32 inactive = !active;
+	struct slot_update tables = {dp->map_fd[DP_MAP_MAGLEV_SLOTS], inactive, g->maglev, 0};
+	pthread_t t;
 	bool used;
 	int r;
 
@@ -571,17 +586,36 @@ int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool
 		if (r)
 			return r;
 	}
-	/* Tables first, policies last: nothing reaches the slot before the flip anyway. */
-	if (bpf_map_update_elem(dp->map_fd[DP_MAP_SLOT_INFO], &inactive, &g->info, BPF_ANY) ||
-	    bpf_map_update_elem(dp->map_fd[DP_MAP_MAGLEV_SLOTS], &inactive, &g->maglev, BPF_ANY) ||
-	    bpf_map_update_elem(dp->map_fd[DP_MAP_POOLDEF_SLOTS], &inactive, &g->pooldefs,
-				BPF_ANY) ||
-	    bpf_map_update_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive, &g->policies, BPF_ANY))
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_SLOT_INFO], &inactive, &g->info, BPF_ANY))
 		return -errno;
-	/* The flip: from here on, new packets see only the new generation. */
-	if (bpf_map_update_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &inactive, BPF_ANY))
-		return -errno;
-	return 0;
+	/*
+	 * Nothing reads the inactive slot (the caller waited for the packets
+	 * that did): fill both its map-in-maps at once, so their grace periods
+	 * overlap instead of adding up.
+	 */
+	r = -pthread_create(&t, NULL, slot_update_thread, &tables);
+	if (r)
+		return r;
+	if (bpf_map_update_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive, &g->policies, BPF_ANY))
+		r = -errno;
+	pthread_join(t, NULL);
+	return r ? r : tables.ret;
+}
+
+int dp_gen_flip(struct vsn_dp *dp, __u32 active)
+{
+	__u32 zero = 0, inactive = !active;
+
+	/* From here on, new packets see only the new generation. */
+	return bpf_map_update_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &inactive, BPF_ANY) ? -errno
+											 : 0;
+}
+
+int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced)
+{
+	int r = dp_gen_stage(dp, active, g, quiesced);
+
+	return r ? r : dp_gen_flip(dp, active);
 }
 
 /* The set's maps, built while packets may still be in the inactive slot. */
@@ -590,9 +624,6 @@ static int gen_build(const struct vsn_dp_set *set, const struct prep *pr, struct
 	g->policies = table_create(set, pr);
 	if (g->policies < 0)
 		return g->policies;
-	g->pooldefs = dp_pooldefs_create(set->pools, set->n_pools);
-	if (g->pooldefs < 0)
-		return g->pooldefs;
 	g->maglev = dp_maglev_create(set->pools, set->n_pools, pr->m, set->hash_seed, pr->slb_seen);
 	if (g->maglev < 0)
 		return g->maglev;
@@ -605,7 +636,7 @@ static int gen_build(const struct vsn_dp_set *set, const struct prep *pr, struct
 
 int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
 {
-	struct dp_gen g = {-1, -1, -1, {0}};
+	struct dp_gen g = DP_GEN_INIT;
 	struct vsn_meta meta;
 	struct timespec now;
 	struct prep pr = {0};
@@ -642,17 +673,21 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 			goto out;
 	}
 	r = gen_build(set, &pr, &g);
-	/* The set's SLBs are outside generations: written last, just before the flip. */
-	if (!r)
-		r = slbs_define(dp, set);
 	if (quiesce) {
 		pthread_join(waiter, &wr);
 		if (!r)
 			r = (int)(long)wr;
 	}
-	if (r)
-		goto out;
-	r = dp_gen_install(dp, active, &g, true);
+	if (!r)
+		r = dp_gen_stage(dp, active, &g, true);
+	/*
+	 * The set's SLBs are outside generations: written last, just before
+	 * the flip, once nothing else can fail but the flip itself.
+	 */
+	if (!r)
+		r = slbs_define(dp, set);
+	if (!r)
+		r = dp_gen_flip(dp, active);
 	if (r)
 		goto out;
 	meta = dp->meta;
@@ -673,8 +708,7 @@ out:
 
 int vsn_dp_set_trim(struct vsn_dp *dp)
 {
-	static const enum dp_map outer[] = {DP_MAP_POLICY_SLOTS, DP_MAP_MAGLEV_SLOTS,
-					    DP_MAP_POOLDEF_SLOTS};
+	static const enum dp_map outer[] = {DP_MAP_POLICY_SLOTS, DP_MAP_MAGLEV_SLOTS};
 	__u32 active, inactive;
 	bool used;
 	int r;
@@ -718,8 +752,8 @@ static int dest_emit(const struct vsn_policy_key *k, __u8 proto, __be16 port,
 		.slb_id = d->target,
 		.service_id = d->service_id,
 		.policy_id = d->policy_id,
-		.on_change = d->flags & VSN_DEST_REHASH ? VSN_ON_CHANGE_REHASH
-							: VSN_ON_CHANGE_PRESERVE,
+		.on_change =
+			d->flags & VSN_DEST_REHASH ? VSN_ON_CHANGE_REHASH : VSN_ON_CHANGE_PRESERVE,
 	};
 
 	if (!(d->flags & VSN_DEST_VALID))
@@ -756,7 +790,7 @@ static int entry_emit(const struct vsn_policy_key *k, const struct vsn_match *v,
 int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_policy *p, void *arg),
 			    void *arg)
 {
-	struct dp_gen g = {-1, -1, -1, {0}};
+	struct dp_gen g = DP_GEN_INIT;
 	struct vsn_dp_pool *pools = NULL;
 	struct emit e = {.cb = cb, .arg = arg};
 	struct vsn_policy_key key, next;
@@ -771,7 +805,7 @@ int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_pol
 	r = dp_gen_open(dp, active, &g);
 	if (r)
 		return r == -ENOENT ? 0 : r;
-	r = dp_pooldefs_read(g.pooldefs, g.info.n_pools, &pools, &e.n_pools);
+	r = dp_pooldefs_read(&g, &pools, &e.n_pools);
 	if (r)
 		goto out;
 	e.pools = pools;
@@ -814,7 +848,7 @@ static int map_memlock(int fd, __u64 *ret)
 
 int vsn_dp_memory(struct vsn_dp *dp, __u64 *ret_set_bytes, __u64 *ret_total_bytes)
 {
-	struct dp_gen g = {-1, -1, -1, {0}};
+	struct dp_gen g = DP_GEN_INIT;
 	__u64 set = 0, total = 0, m;
 	__u32 active;
 	int r;
@@ -824,9 +858,9 @@ int vsn_dp_memory(struct vsn_dp *dp, __u64 *ret_set_bytes, __u64 *ret_total_byte
 		return r;
 	r = dp_gen_open(dp, active, &g);
 	if (!r) {
-		int fds[] = {g.policies, g.maglev, g.pooldefs};
+		int fds[] = {g.policies, g.maglev};
 
-		for (size_t i = 0; i < 3 && !r; i++) {
+		for (size_t i = 0; i < 2 && !r; i++) {
 			r = map_memlock(fds[i], &m);
 			set += m;
 		}

@@ -12,6 +12,7 @@
 #include <linux/in.h>
 #include <yaml.h>
 
+#include "maglev.h"
 #include "policyfile.h"
 
 struct pf_ctx {
@@ -19,6 +20,7 @@ struct pf_ctx {
 	yaml_document_t *doc;
 	char *err;
 	size_t errlen;
+	yaml_node_t **targets; /* each policy's slb or pool node, for later errors */
 };
 
 static int fail(struct pf_ctx *c, const yaml_node_t *n, const char *fmt, ...)
@@ -142,7 +144,8 @@ static int slb_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *ob
 
 struct pol {
 	struct vsn_dp_policy p;
-	bool has_id, has_vip, has_proto, has_slb;
+	bool has_id, has_vip, has_proto;
+	yaml_node_t *target; /* the slb or pool field: exactly one */
 };
 
 static int policy_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
@@ -182,14 +185,152 @@ static int policy_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void 
 		p->p.port = port;
 		return r;
 	}
-	/* slb */
-	p->has_slb = true;
+	if (!strcmp(key, "on_change")) {
+		if (!str || vsn_on_change_parse(str, &p->p.on_change))
+			return fail(c, v, "on_change: expected preserve or rehash");
+		return 0;
+	}
+	if (p->target)
+		return fail(c, v, "policy: give 'slb' or 'pool', not both");
+	p->target = v;
+	if (!strcmp(key, "pool"))
+		return get_u32(c, v, "pool", 1, UINT32_MAX - 1, &p->p.pool_id);
 	return get_u32(c, v, "slb", 1, UINT32_MAX - 1, &p->p.slb_id);
 }
 
+struct member {
+	struct vsn_dp_pool_member m;
+	bool has_slb;
+};
+
+static int member_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct member *m = obj;
+
+	if (!strcmp(key, "slb")) {
+		m->has_slb = true;
+		return get_u32(c, v, "slb", 1, UINT32_MAX - 1, &m->m.slb_id);
+	}
+	return get_u32(c, v, "weight", 1, VSN_DP_MAX_WEIGHT, &m->m.weight);
+}
+
+static const char *const member_fields[] = {"slb", "weight", NULL};
+
+static int parse_members(struct pf_ctx *c, yaml_node_t *seq, struct vsn_pf_pool *pp)
+{
+	struct vsn_dp_pool_member *mb;
+	size_t n;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "members: expected a list");
+	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
+	if (!n || n > VSN_MAGLEV_MAX_MEMBERS)
+		return fail(c, seq, "members: a pool has 1 to %d members, not %zu",
+			    VSN_MAGLEV_MAX_MEMBERS, n);
+	mb = calloc(n, sizeof(*mb));
+	if (!mb)
+		return -ENOMEM;
+	pp->pool.members = mb;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item =
+			yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+		struct member m = {.m.weight = 1};
+		int r;
+
+		r = each_field(c, item, "member", member_fields, member_field, &m);
+		if (r)
+			return r;
+		if (!m.has_slb)
+			return fail(c, item, "member: 'slb' is required");
+		for (size_t j = 0; j < i; j++)
+			if (mb[j].slb_id == m.m.slb_id)
+				return fail(c, item, "member: slb %u is in this pool already",
+					    m.m.slb_id);
+		mb[i] = m.m;
+		pp->pool.n_members++;
+	}
+	return 0;
+}
+
+static int pool_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct vsn_pf_pool *pp = obj;
+
+	if (!strcmp(key, "id"))
+		return get_u32(c, v, "pool id", 1, UINT32_MAX - 1, &pp->pool.id);
+	return parse_members(c, v, pp);
+}
+
+static int maglev_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct vsn_policyfile *pf = obj;
+	int r;
+
+	if (!strcmp(key, "seed"))
+		return get_u32(c, v, "maglev seed", 0, UINT32_MAX, &pf->hash_seed);
+	r = get_u32(c, v, "maglev size", 2, VSN_MAGLEV_MAX_SIZE, &pf->maglev_size);
+	if (!r && !vsn_maglev_is_prime(pf->maglev_size))
+		return fail(c, v, "maglev size: %u is not a prime", pf->maglev_size);
+	return r;
+}
+
 static const char *const slb_fields[] = {"id", "address", "forward", "state", NULL};
-static const char *const policy_fields[] = {"id", "service", "vip", "proto", "port", "slb", NULL};
-static const char *const top_fields[] = {"generation", "slbs", "policies", NULL};
+static const char *const policy_fields[] = {"id",  "service", "vip",	   "proto", "port",
+					    "slb", "pool",    "on_change", NULL};
+static const char *const pool_fields[] = {"id", "members", NULL};
+static const char *const maglev_fields[] = {"size", "seed", NULL};
+static const char *const top_fields[] = {"generation", "maglev", "slbs", "pools", "policies", NULL};
+
+static int parse_pools(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyfile *pf)
+{
+	size_t n;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "pools: expected a list");
+	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
+	pf->pools = calloc(n ? n : 1, sizeof(*pf->pools));
+	if (!pf->pools)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item =
+			yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+		struct vsn_pf_pool *pp = &pf->pools[i];
+		int r;
+
+		/* Counted first, so vsn_policyfile_free() frees a half-parsed pool. */
+		pf->n_pools++;
+		r = each_field(c, item, "pool", pool_fields, pool_field, pp);
+		if (r)
+			return r;
+		pp->line = item->start_mark.line + 1;
+		if (!pp->pool.id)
+			return fail(c, item, "pool: 'id' is required");
+		if (!pp->pool.n_members)
+			return fail(c, item, "pool %u: 'members' is required", pp->pool.id);
+		for (size_t j = 0; j < i; j++)
+			if (pf->pools[j].pool.id == pp->pool.id)
+				return fail(c, item, "pool id %u is already defined at line %d",
+					    pp->pool.id, pf->pools[j].line);
+	}
+	return 0;
+}
+
+/* Each policy's pool is one the file defines (pools may come after policies). */
+static int check_pool_refs(struct pf_ctx *c, const struct vsn_policyfile *pf)
+{
+	for (size_t i = 0; i < pf->n_policies; i++) {
+		size_t j;
+
+		if (!pf->policies[i].pool_id)
+			continue;
+		for (j = 0; j < pf->n_pools && pf->pools[j].pool.id != pf->policies[i].pool_id; j++)
+			;
+		if (j == pf->n_pools)
+			return fail(c, c->targets[i], "pool %u is not defined",
+				    pf->policies[i].pool_id);
+	}
+	return 0;
+}
 
 static int parse_slbs(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyfile *pf)
 {
@@ -233,7 +374,8 @@ static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyf
 	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
 	pf->policies = calloc(n ? n : 1, sizeof(*pf->policies));
 	pf->policy_lines = calloc(n ? n : 1, sizeof(*pf->policy_lines));
-	if (!pf->policies || !pf->policy_lines)
+	c->targets = calloc(n ? n : 1, sizeof(*c->targets));
+	if (!pf->policies || !pf->policy_lines || !c->targets)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item =
@@ -248,8 +390,8 @@ static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyf
 			return fail(c, item, "policy: 'vip' is required");
 		if (!p.has_proto)
 			return fail(c, item, "policy: 'proto' is required");
-		if (!p.has_slb)
-			return fail(c, item, "policy: 'slb' is required");
+		if (!p.target)
+			return fail(c, item, "policy: 'slb' or 'pool' is required");
 		/* Without an id, a policy counts under its 1-based position. */
 		if (!p.has_id)
 			p.p.policy_id = i + 1;
@@ -259,6 +401,7 @@ static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyf
 					    p.p.policy_id, pf->policy_lines[j]);
 		pf->policies[i] = p.p;
 		pf->policy_lines[i] = item->start_mark.line + 1;
+		c->targets[i] = p.target;
 		pf->n_policies++;
 	}
 	return 0;
@@ -272,8 +415,12 @@ static int top_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *ob
 		pf->has_generation = true;
 		return get_u64(c, v, "generation", 1, UINT64_MAX - 1, &pf->generation);
 	}
+	if (!strcmp(key, "maglev"))
+		return each_field(c, v, "maglev", maglev_fields, maglev_field, pf);
 	if (!strcmp(key, "slbs"))
 		return parse_slbs(c, v, pf);
+	if (!strcmp(key, "pools"))
+		return parse_pools(c, v, pf);
 	return parse_policies(c, v, pf);
 }
 
@@ -303,6 +450,9 @@ int vsn_policyfile_parse(const char *name, const char *text, size_t len, struct 
 		r = fail(&c, NULL, "empty document");
 	else
 		r = each_field(&c, root, "policy set", top_fields, top_field, &pf);
+	if (!r)
+		r = check_pool_refs(&c, &pf);
+	free(c.targets);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	if (r) {
@@ -315,6 +465,9 @@ int vsn_policyfile_parse(const char *name, const char *text, size_t len, struct 
 
 void vsn_policyfile_free(struct vsn_policyfile *pf)
 {
+	for (size_t i = 0; i < pf->n_pools; i++)
+		free((void *)pf->pools[i].pool.members);
+	free(pf->pools);
 	free(pf->slbs);
 	free(pf->policies);
 	free(pf->policy_lines);

@@ -17,9 +17,18 @@ struct vsn_pf_slb {
 	int line;
 };
 
+struct vsn_pf_pool {
+	struct vsn_dp_pool pool; /* members point into this entry's own array */
+	int line;
+};
+
 struct vsn_policyfile {
 	bool has_generation;
 	__u64 generation;
+	__u32 maglev_size; /* 0: the library's default */
+	__u32 hash_seed;
+	struct vsn_pf_pool *pools;
+	size_t n_pools;
 	struct vsn_pf_slb *slbs;
 	size_t n_slbs;
 	struct vsn_dp_policy *policies;

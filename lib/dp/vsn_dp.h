@@ -27,8 +27,8 @@ struct vsn_dp_opts {
 	__u32 max_policies;  /* 0: default; only used when loading */
 	__u32 max_slbs;	     /* 0: default; only used when loading */
 	__u32 max_services;  /* 0: default; only used when loading */
-	__u32 max_flows;     /* 0: default (VSN_DEFAULT_MAX_FLOWS); connection table, when loading */
-	bool create;	     /* load and pin the forwarder when nothing is pinned */
+	__u32 max_flows; /* 0: default (VSN_DEFAULT_MAX_FLOWS); connection table, when loading */
+	bool create;	 /* load and pin the forwarder when nothing is pinned */
 };
 
 /*
@@ -135,8 +135,8 @@ int vsn_on_change_parse(const char *s, enum vsn_on_change *ret);
 /* One packet forwarding policy: VIP [+ protocol and port] -> SLB or pool. */
 struct vsn_dp_policy {
 	struct vsn_addr vip;
-	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	__u16 port; /* host order; 0 = any port */
+	__u8 proto;	  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u16 port;	  /* host order; 0 = any port */
 	__u32 slb_id;	  /* one SLB, or 0 with pool_id */
 	__u32 pool_id;	  /* a pool of the set, or 0 with slb_id */
 	__u32 service_id; /* counter index, < max_services */
@@ -157,7 +157,7 @@ struct vsn_dp_pool_member {
  * the table (unless all are), so no new flow is sent to them.
  */
 struct vsn_dp_pool {
-	__u32 id; /* 1.., unique in the set; what policies name */
+	__u32 id;	  /* 1.., unique in the set; what policies name */
 	size_t n_members; /* 1 .. VSN_MAGLEV_MAX_MEMBERS */
 	const struct vsn_dp_pool_member *members;
 };
@@ -256,7 +256,8 @@ int vsn_dp_flow_limit_get(struct vsn_dp *dp, __u32 *ret_per_second);
 
 /* Calls cb for each remembered flow; stops on a non-zero return. */
 int vsn_dp_flows_foreach(struct vsn_dp *dp,
-			 int (*cb)(const struct vsn_flow_key *k, const struct vsn_flow *f, void *arg),
+			 int (*cb)(const struct vsn_flow_key *k, const struct vsn_flow *f,
+				   void *arg),
 			 void *arg);
 /* Forget every remembered flow (their next packets are picked anew). */
 int vsn_dp_flows_clear(struct vsn_dp *dp);

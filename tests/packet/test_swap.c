@@ -71,6 +71,12 @@ static void policy(struct vsn_dp_policy *p, const char *vip, __u16 port, __u32 s
 	p->slb_id = slb;
 	p->service_id = 1;
 	p->policy_id = id;
+	/*
+	 * Rehash: every frame is one flow; with preserve it would keep the
+	 * SLB the connection table remembers from the first set, and the
+	 * frames would not show which generation they saw.
+	 */
+	p->on_change = VSN_ON_CHANGE_REHASH;
 }
 
 static int frame(struct pkt *ret, const char *daddr, const __u8 *dmac, const __u8 *smac)

@@ -53,6 +53,39 @@ static void parses_a_full_file(void **state)
 	vsn_policyfile_free(&pf);
 }
 
+static void parses_pools_and_maglev(void **state)
+{
+	/* Policies before the pool they name: order of sections does not matter. */
+	const char *text =
+		"policies:\n"
+		"  - {vip: 192.0.2.10, proto: tcp, port: 80, pool: 5}\n"
+		"  - {vip: 192.0.2.10, proto: tcp, port: 81, pool: 5, on_change: rehash}\n"
+		"maglev: {size: 251, seed: 4242}\n"
+		"pools:\n"
+		"  - id: 5\n"
+		"    members:\n"
+		"      - {slb: 1, weight: 3}\n"
+		"      - {slb: 2}\n";
+	struct vsn_policyfile pf;
+	char err[256];
+
+	assert_int_equal(parse(text, &pf, err, sizeof(err)), 0);
+	assert_int_equal(pf.maglev_size, 251);
+	assert_int_equal(pf.hash_seed, 4242);
+	assert_int_equal(pf.n_pools, 1);
+	assert_int_equal(pf.pools[0].pool.id, 5);
+	assert_int_equal(pf.pools[0].line, 6);
+	assert_int_equal(pf.pools[0].pool.n_members, 2);
+	assert_int_equal(pf.pools[0].pool.members[0].slb_id, 1);
+	assert_int_equal(pf.pools[0].pool.members[0].weight, 3);
+	assert_int_equal(pf.pools[0].pool.members[1].weight, 1); /* the default */
+	assert_int_equal(pf.policies[0].pool_id, 5);
+	assert_int_equal(pf.policies[0].slb_id, 0);
+	assert_int_equal(pf.policies[0].on_change, VSN_ON_CHANGE_PRESERVE);
+	assert_int_equal(pf.policies[1].on_change, VSN_ON_CHANGE_REHASH);
+	vsn_policyfile_free(&pf);
+}
+
 static void empty_lists_are_a_valid_empty_set(void **state)
 {
 	struct vsn_policyfile pf;
@@ -93,7 +126,29 @@ static const struct {
 	{"policies:\n  - {proto: tcp, slb: 1}\n", "set.yaml:2:5: policy: 'vip' is required"},
 	{"policies:\n  - {vip: 192.0.2.1, slb: 1}\n", "set.yaml:2:5: policy: 'proto' is required"},
 	{"policies:\n  - {vip: 192.0.2.1, proto: tcp}\n",
-	 "set.yaml:2:5: policy: 'slb' is required"},
+	 "set.yaml:2:5: policy: 'slb' or 'pool' is required"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, slb: 1, pool: 2}\n",
+	 "set.yaml:2:48: policy: give 'slb' or 'pool', not both"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, pool: 2}\n",
+	 "set.yaml:2:40: pool 2 is not defined"},
+	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, slb: 1, on_change: keep}\n",
+	 "set.yaml:2:53: on_change: expected preserve or rehash"},
+	{"pools:\n  - {id: 1}\n", "set.yaml:2:5: pool 1: 'members' is required"},
+	{"pools:\n  - {members: [{slb: 1}]}\n", "set.yaml:2:5: pool: 'id' is required"},
+	{"pools:\n  - {id: 1, members: []}\n",
+	 "set.yaml:2:22: members: a pool has 1 to 1024 members, not 0"},
+	{"pools:\n  - {id: 1, members: [{slb: 1}, {slb: 1}]}\n",
+	 "set.yaml:2:33: member: slb 1 is in this pool already"},
+	{"pools:\n  - {id: 1, members: [{slb: 1, weight: 0}]}\n",
+	 "set.yaml:2:40: weight: 0 is out of range 1..65535"},
+	{"pools:\n  - {id: 1, members: [{weight: 2}]}\n",
+	 "set.yaml:2:23: member: 'slb' is required"},
+	{"pools:\n  - {id: 1, members: [{slb: 1}]}\n  - {id: 1, members: [{slb: 2}]}\n",
+	 "set.yaml:3:5: pool id 1 is already defined at line 2"},
+	{"maglev: {size: 65536}\n", "set.yaml:1:16: maglev size: 65536 is not a prime"},
+	{"maglev: {size: 1000033}\n",
+	 "set.yaml:1:16: maglev size: 1000033 is out of range 2..1000003"},
+	{"maglev: {seed: x}\n", "set.yaml:1:16: maglev seed: expected a whole number, not 'x'"},
 	{"policies:\n  - {vip: 192.0.2.1, proto: sctp, slb: 1}\n",
 	 "set.yaml:2:29: proto: expected tcp or udp"},
 	{"policies:\n  - {vip: 192.0.2.1, proto: tcp, port: 65536, slb: 1}\n",
@@ -135,6 +190,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_a_full_file),
+		cmocka_unit_test(parses_pools_and_maglev),
 		cmocka_unit_test(empty_lists_are_a_valid_empty_set),
 		cmocka_unit_test(refuses_bad_documents_with_file_line_column),
 	};
