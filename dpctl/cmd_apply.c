@@ -258,8 +258,8 @@ int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 	}
 	ret = 0;
 	if (check) {
-		printf("%s: %zu slbs, %zu pools, %zu policies, generation %llu: ok\n", path,
-		       pf.n_slbs, pf.n_pools, pf.n_policies, (unsigned long long)set.generation);
+		printf("%s: %zu slbs, %zu policies, %zu pools, generation %llu: ok\n", path,
+		       pf.n_slbs, pf.n_policies, pf.n_pools, (unsigned long long)set.generation);
 		goto out;
 	}
 	warn_unresolved(path, &pf, res);

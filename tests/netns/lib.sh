@@ -290,11 +290,12 @@ vsn_topology_wait() {
 	done
 }
 
-# nginx in the SLB namespace on port 80 (both families), answering "$SLB_BODY". It daemonizes
-# once its sockets listen, in a session of its own (a Ctrl-C on the terminal reaches only the
-# script, which then stops it); its master's pid is in its pid file.
+# vsn_nginx_start [NS NAME BODY]: nginx in namespace NS (default the SLB's) on port 80 (both
+# families), answering BODY (default "$SLB_BODY"), its files in $VSN_STATE_DIR/NAME (default
+# nginx). It daemonizes once its sockets listen, in a session of its own (a Ctrl-C on the terminal
+# reaches only the script, which then stops it); its master's pid is in its pid file.
 vsn_nginx_start() {
-	local d=$VSN_STATE_DIR/nginx pid i
+	local ns=${1:-$NS_SLB} d=$VSN_STATE_DIR/${2:-nginx} body=${3:-$SLB_BODY} pid i
 
 	mkdir -p "$d/tmp" || return 1
 	cat >"$d/nginx.conf" <<EOF
@@ -315,13 +316,13 @@ http {
 		listen 80;
 		listen [::]:80;
 		default_type text/plain;
-		location / { return 200 "$SLB_BODY\n"; }
+		location / { return 200 "$body\n"; }
 	}
 }
 EOF
 	# Should the pid file never appear, deleting the namespace still ends what runs there.
-	vsn_register pidfile "$d/nginx.pid" "$NS_SLB"
-	if ! vsn_ns "$NS_SLB" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" \
+	vsn_register pidfile "$d/nginx.pid" "$ns"
+	if ! vsn_ns "$ns" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" \
 		</dev/null >"$d/stdout.log" 2>&1; then
 		echo "nginx did not start:" >&2
 		cat "$d/stdout.log" "$d/error.log" >&2 2>/dev/null
@@ -329,7 +330,7 @@ EOF
 	fi
 	for i in $(seq 1 50); do
 		pid=$(cat "$d/nginx.pid" 2>/dev/null)
-		if [ -n "$pid" ] && [ "$(vsn_ns "$NS_SLB" ss -Hltn 'sport = :80' | wc -l)" -ge 2 ]; then
+		if [ -n "$pid" ] && [ "$(vsn_ns "$ns" ss -Hltn 'sport = :80' | wc -l)" -ge 2 ]; then
 			return 0
 		fi
 		sleep 0.1
@@ -412,8 +413,8 @@ EOF
 vsn_cnt() {
 	local key field=${4:-packets}
 
-	if [ "$2" = reason ]; then
-		key="\"kind\":\"reason\",\"name\":\"$3\","
+	if [ "$2" = reason ] || [ "$2" = flow ]; then
+		key="\"kind\":\"$2\",\"name\":\"$3\","
 	else
 		key="\"kind\":\"$2\",\"id\":$3,"
 	fi

@@ -139,7 +139,7 @@ attach_auto() {
 
 apply_check_changes_nothing() {
 	expect_ok vsn_dpctl apply "$VSN_STATE_DIR/policy.yaml" --check || return 1
-	expect_grep "policy.yaml: 2 slbs, 2 policies, generation 1: ok" || return 1
+	expect_grep "policy.yaml: 2 slbs, 2 policies, 0 pools, generation 1: ok" || return 1
 	expect_ok vsn_dpctl show || return 1
 	expect_grep "generation 0, 0 policies"
 }
@@ -156,8 +156,8 @@ show_resolved() {
 		expect_grep "capacity: 1024 policies, 64 slbs, 64 services" &&
 		expect_grep "slb 1 $SLB4 l2 up via ifindex " &&
 		expect_grep "slb 2 $SLB6 l2 up via ifindex " &&
-		expect_grep "$VIP4 tcp/80 -> slb 1 (service 1, policy 1)" &&
-		expect_grep "$VIP6 tcp/80 -> slb 2 (service 2, policy 2)" || return 1
+		expect_grep "$VIP4 tcp/80 -> slb 1 (service 1, policy 1, on_change preserve)" &&
+		expect_grep "$VIP6 tcp/80 -> slb 2 (service 2, policy 2, on_change preserve)" || return 1
 	if grep -q UNRESOLVED <<<"$OUT"; then
 		vsn_fail "an SLB is unresolved"
 	fi
@@ -231,7 +231,13 @@ counters_text_matches_json() {
 		v=$(vsn_cnt "$VSN_STATE_DIR/now.json" reason "$name") ||
 			vsn_fail "reason $name is not in the JSON" || return 1
 		[ "$v" = "$pk" ] || vsn_fail "$name: $pk in the table, $v in the JSON" || return 1
-	done < <(awk '/^reasons:/ { on = 1; next } /^per / { on = 0 } on { print $1, $2 }' <<<"$OUT")
+	done < <(awk '/^reasons:/ { on = 1; next } /^(per |connection)/ { on = 0 } on { print $1, $2 }' <<<"$OUT")
+	expect_grep "connection table:" || return 1
+	while read -r name pk; do
+		v=$(vsn_cnt "$VSN_STATE_DIR/now.json" flow "$name") ||
+			vsn_fail "flow event $name is not in the JSON" || return 1
+		[ "$v" = "$pk" ] || vsn_fail "$name: $pk in the table, $v in the JSON" || return 1
+	done < <(awk '/^connection table:/ { on = 1; next } /^per / { on = 0 } on { print $1, $2 }' <<<"$OUT")
 	for k in "slb 1" "slb 2" "service 1" "service 2" "policy 1" "policy 2"; do
 		read -r kind key <<<"$k"
 		v=$(vsn_cnt "$VSN_STATE_DIR/now.json" "$kind" "$key") ||
@@ -289,6 +295,32 @@ slb_up_restores() {
 	expect_page "http://$VIP4/"
 }
 
+# The connection table remembers each flow's SLB; flows, flow-limit show and set it.
+connection_table() {
+	local n
+
+	expect_ok vsn_dpctl flows --clear || return 1
+	expect_grep "connection table cleared" || return 1
+	expect_page "http://$VIP4/" || return 1
+	expect_ok vsn_dpctl flows || return 1
+	echo "$OUT"
+	grep -qE "^  tcp $CLIENT4 [0-9]+ -> $VIP4 80: slb 1 \(epoch 1\)$" <<<"$OUT" ||
+		vsn_fail "no flow of the curl in: $OUT" || return 1
+	expect_grep "1 flows" || return 1
+	expect_ok vsn_dpctl flows --json || return 1
+	n=$(grep -c "\"src\":\"$CLIENT4\",.*\"dst\":\"$VIP4\",\"dport\":80,\"slb\":1," <<<"$OUT")
+	[ "$n" -eq 1 ] || vsn_fail "flows --json: $n flows of the curl in: $OUT" || return 1
+	# The default bound: max_flows / 8 a second (1,048,576 / 8), rounded up to the CPU count.
+	expect_ok vsn_dpctl flow-limit || return 1
+	grep -qE "^at most 1310[0-9]{2} new flows remembered per second$" <<<"$OUT" ||
+		vsn_fail "unexpected: $OUT" || return 1
+	expect_ok vsn_dpctl flow-limit 0 || return 1
+	expect_grep "no bound on new flows remembered" || return 1
+	expect_ok vsn_dpctl flow-limit 131072 || return 1
+	expect_fail vsn_dpctl flow-limit -5 || return 1
+	expect_grep "flow-limit: '-5' is not a number of flows per second"
+}
+
 stale_generation_refused() {
 	expect_fail vsn_dpctl apply "$VSN_STATE_DIR/policy.yaml" || return 1
 	expect_grep "generation 1 is not above the running 1" || return 1
@@ -321,6 +353,8 @@ load_other_capacity_refused() {
 }
 
 apply_defaults() {
+	local rc d
+
 	expect_ok vsn_dpctl slb 1 state drain || return 1
 	expect_ok vsn_dpctl apply "$VSN_STATE_DIR/next.yaml" || return 1
 	echo "$OUT"
@@ -331,10 +365,20 @@ apply_defaults() {
 	expect_grep "generation 2, 3 policies" &&
 		expect_grep "slb 1 $SLB4 l2 drain via ifindex " &&
 		expect_grep "slb 3 10.100.2.3 l2 up UNRESOLVED" &&
-		expect_grep "$VIP4 udp/any -> slb 3 (service 1, policy 3)" || return 1
-	# drain: no new flows once the connection table exists; until then like up.
-	expect_page "http://$VIP4/" || return 1
-	expect_ok vsn_dpctl slb 1 state up
+		expect_grep "$VIP4 udp/any -> slb 3 (service 1, policy 3, on_change preserve)" || return 1
+	# drain: no new flows. slb 1 is the policy's only SLB, so a new connection is dropped
+	# (its source port must not be one the connection table remembers: forget them all).
+	expect_ok vsn_dpctl flows --clear || return 1
+	snapshot before || return 1
+	vsn_curl "http://$VIP4/" 2 >/dev/null 2>&1
+	rc=$?
+	[ "$rc" -eq 28 ] || vsn_fail "curl exited $rc under drain, expected 28 (timed out)" ||
+		return 1
+	snapshot after || return 1
+	d=$(delta before after reason drop_slb_down) && [ "$d" -ge 1 ] ||
+		vsn_fail "drop_slb_down moved by ${d:-?} under drain" || return 1
+	expect_ok vsn_dpctl slb 1 state up || return 1
+	expect_page "http://$VIP4/"
 }
 
 unresolved_drops_no_nexthop() {
@@ -454,7 +498,7 @@ ipip_live() {
 	echo "$OUT"
 	expect_grep "generation 3, 3 policies" &&
 		expect_grep "slb 4 $SLB4 ipip up via ifindex " &&
-		expect_grep "$VIP4 udp/any -> slb 4 (service 1, policy 3)" || return 1
+		expect_grep "$VIP4 udp/any -> slb 4 (service 1, policy 3, on_change preserve)" || return 1
 	# slb0's MTU, as the route to the SLB has none.
 	grep -qE "^  slb 4 $SLB4 ipip up via ifindex [0-9]+ [0-9a-f:]{17} -> [0-9a-f:]{17} mtu 1500\$" \
 		<<<"$OUT" || vsn_fail "slb 4 is not shown with mtu 1500" || return 1
@@ -598,6 +642,7 @@ main() {
 	vsn_tap non_vip_passes
 	vsn_tap slb_down_drops
 	vsn_tap slb_up_restores
+	vsn_tap connection_table
 	vsn_tap stale_generation_refused
 	vsn_tap refused_apply_changes_nothing
 	vsn_tap load_other_capacity_refused
