@@ -39,6 +39,9 @@ enum bench_case {
 	CASE_UDP_IPIP,
 	CASE_TCP_SYN_IPV6_IPIP,
 	CASE_TCP_SYN_IPIP_SPREAD,
+	CASE_POOL_SYN,
+	CASE_POOL_ESTABLISHED,
+	CASE_POOL_ESTABLISHED_SPREAD,
 	CASE_DECAP, /* the SLB side's decap program: no policy set, run once */
 	CASE_MAX,
 };
@@ -66,23 +69,52 @@ enum bench_extra {
 /*
  * The shape of a set of n policies: n_tcp4 IPv4 VIPs from BENCH_VIP4_BASE
  * upward, each with tcp/80 (policy id = VIP index), then the extras; all
- * to l2 SLBs, or all to the ipip SLB of their family.
+ * to l2 SLBs, or all to the ipip SLB of their family. With pool, the
+ * tcp/80 policy of the VIP in the middle (bench_layout_mid_vip4) goes to
+ * the pool BENCH_POOL_ID instead, and the set defines that pool.
  */
 struct bench_layout {
 	__u32 n;
 	unsigned int extras; /* enum bench_extra bits */
 	__u32 n_tcp4;
 	enum vsn_forward forward;
+	bool pool;
 };
 
 #define BENCH_VIP4_BASE 0x0a000000u /* 10.0.0.0 */
 #define BENCH_VIP4_UDP 0xac100035u  /* 172.16.0.53 */
 #define BENCH_VIP6 "2001:db8::80"
 #define BENCH_NO_VIP4 0xcb007101u /* 203.0.113.1: no VIP in any set */
+/*
+ * Clients: each case sends from BENCH_CLIENT4 + its case index (the IPv6
+ * cases from BENCH_CLIENT6 + it, in the last byte), so that no two cases
+ * share a flow in the connection table: a flow remembered at an l2 SLB
+ * would send an ipip case's packets there.
+ */
 #define BENCH_CLIENT4 0xc0000201u /* 192.0.2.1 */
 #define BENCH_CLIENT6 "2001:db8:c::1"
+#define BENCH_CLIENT_PORT 40000
 #define BENCH_TCP_PORT 80
 #define BENCH_UDP_PORT 53
+
+/*
+ * Sources of the flow spreads (disjoint from each other and the clients):
+ * pool_syn takes a fresh range from [BENCH_SYN_SRC_FIRST, BENCH_SYN_SRC_END)
+ * at each run, so that no source repeats within the process;
+ * pool_established_spread spreads its BENCH_SPREAD_FLOWS sources from
+ * BENCH_FLOWS_SRC_BASE.
+ */
+#define BENCH_SYN_SRC_FIRST 0x20000000u	 /* 32.0.0.0 */
+#define BENCH_SYN_SRC_END 0x64000000u	 /* 100.0.0.0 */
+#define BENCH_FLOWS_SRC_BASE 0x64400000u /* 100.64.0.0 */
+#define BENCH_SPREAD_FLOWS 1000000u
+
+/*
+ * The connection table's capacity (max_flows): twice the established
+ * spread's flows, so that all of them stay in the LRU while older flows
+ * (pool_syn's) are evicted first.
+ */
+#define BENCH_MAX_FLOWS (1u << 21)
 
 /* Two SLBs (sets alternate between them in the swap bench), next hop on lo. */
 #define BENCH_SLB_A 1
@@ -90,6 +122,19 @@ struct bench_layout {
 #define BENCH_IFINDEX_LO 1
 extern const __u8 bench_slb_dmac[6], bench_slb_smac[6];
 extern const __u8 bench_client_mac[6], bench_node_mac[6];
+
+/*
+ * The pool of the pool cases: BENCH_POOL_MEMBERS l2 SLBs of equal weight,
+ * ids BENCH_POOL_SLB0 upward, next hop on lo like BENCH_SLB_A; member k
+ * has bench_pool_dmac with k added to its last byte, and bench_slb_smac.
+ * The set's Maglev tables have the default size (65,537) and hash seed
+ * BENCH_HASH_SEED.
+ */
+#define BENCH_POOL_ID 1
+#define BENCH_POOL_MEMBERS 100
+#define BENCH_POOL_SLB0 16
+#define BENCH_HASH_SEED 0x5eed5eedu
+extern const __u8 bench_pool_dmac[6];
 
 /*
  * Two ipip SLBs, one per family (ipip is 4-in-4 and 6-in-6), on one host
@@ -140,6 +185,8 @@ double bench_now_ns(void);
 /* policies.c */
 void bench_layout(__u32 n, unsigned int need, enum vsn_forward forward, struct bench_layout *ret);
 bool bench_layout_equal(const struct bench_layout *a, const struct bench_layout *b);
+/* The IPv4 VIP in the middle of the table (host order): the single-VIP cases' VIP. */
+__u32 bench_layout_mid_vip4(const struct bench_layout *l);
 /* IPv4 VIPs go to slb4, the IPv6 VIP to slb6. */
 int bench_set_build(const struct bench_layout *l, __u32 slb4, __u32 slb6,
 		    struct vsn_dp_policy **ret, size_t *ret_n);
@@ -151,12 +198,14 @@ void bench_vip6(__u8 ret[16]);
 struct bench_pkt {
 	__u8 data[BENCH_MAX_PKT];
 	__u32 len;
+	__u32 saddr_off; /* offset of the source address */
 	__u32 daddr_off; /* offset of the destination address */
 };
 
-void bench_pkt_tcp4(struct bench_pkt *p, __u32 daddr, __u16 dport);
-void bench_pkt_udp4(struct bench_pkt *p, __u32 daddr, __u16 dport);
-void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport);
+/* From saddr port BENCH_CLIENT_PORT to daddr port dport; IPv4 addresses in host order. */
+void bench_pkt_tcp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport);
+void bench_pkt_udp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport);
+void bench_pkt_tcp6(struct bench_pkt *p, const __u8 saddr[16], const __u8 daddr[16], __u16 dport);
 /*
  * The frame the forwarder must make of in when it forwards it by ipip to
  * the ipip SLB of in's family: Ethernet to bench_ipip_dmac, the outer

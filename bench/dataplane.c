@@ -6,10 +6,13 @@
  * same wrapper, interleaved with it run by run.
  *
  * Every run is checked, outside the timed call: the verdict, the output
- * packet, and the program's reason counter, which must move by exactly
- * the number of repetitions (the floor's runs must not move it at all).
- * An ipip case's output must be the original packet encapsulated exactly
- * once, byte for byte; decap's, the inner packet decapsulated once.
+ * packet, the program's reason counter, which must move by exactly the
+ * number of repetitions (the floor's runs must not move it at all), and the
+ * connection table's events (new flows, hits: as the case intends, nothing
+ * else). An ipip case's output must be the original packet encapsulated
+ * exactly once, byte for byte; decap's, the inner packet decapsulated once;
+ * a pool case's, the packet at the SLB that Maglev gives the flow of the
+ * last repetition.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,7 +42,37 @@ const char *const bench_case_names[CASE_MAX] = {
 	[CASE_UDP_IPIP] = "udp_ipip",
 	[CASE_TCP_SYN_IPV6_IPIP] = "tcp_syn_ipv6_ipip",
 	[CASE_TCP_SYN_IPIP_SPREAD] = "tcp_syn_ipip_spread",
+	[CASE_POOL_SYN] = "pool_syn",
+	[CASE_POOL_ESTABLISHED] = "pool_established",
+	[CASE_POOL_ESTABLISHED_SPREAD] = "pool_established_spread",
 	[CASE_DECAP] = "decap",
+};
+
+/* What the wrapper's spread rewrites before each repetition. */
+enum spread {
+	SPREAD_NONE,
+	SPREAD_VIP,   /* the destination, over the table's IPv4 tcp/80 VIPs */
+	SPREAD_FLOWS, /* the source, over BENCH_SPREAD_FLOWS addresses: as many flows */
+	SPREAD_SYN,   /* the source, over addresses no packet had before: all new flows */
+};
+
+/*
+ * What the connection table does in a run: every repetition is a new flow,
+ * a hit, or either; no other flow event (insert bound, re-pick, rehash,
+ * skipped entry) may happen.
+ */
+enum flows {
+	FLOWS_NONE, /* no flow event: the packet never reaches the table */
+	FLOWS_HIT,
+	FLOWS_NEW,
+	FLOWS_NEW_OR_HIT,
+};
+
+static const char *const flows_names[] = {
+	[FLOWS_NONE] = "no flow event",
+	[FLOWS_HIT] = "one hit per repetition",
+	[FLOWS_NEW] = "one new flow per repetition",
+	[FLOWS_NEW_OR_HIT] = "one new flow or hit per repetition",
 };
 
 struct case_def {
@@ -47,26 +80,49 @@ struct case_def {
 	/* Moves by one per repetition: enum vsn_reason, or vsn_decap_reason for decap. */
 	unsigned int reason;
 	int verdict;
-	bool spread;
+	enum spread spread;
 	enum vsn_forward forward; /* of the set's SLBs */
 	bool decap;		  /* the decap program, not the forwarder; no set */
+	bool pool;		  /* its VIP's policy goes to the pool */
+	enum flows flows;	  /* in a timed run */
 };
 
 #define L2 VSN_FORWARD_L2
 #define IPIP VSN_FORWARD_IPIP
+#define HIT_TX .reason = VSN_FWD_TX, .verdict = XDP_TX
 
 static const struct case_def case_defs[CASE_MAX] = {
-	[CASE_TCP_SYN_L2] = {0, VSN_FWD_TX, XDP_TX, false, L2, false},
-	[CASE_UDP_L2] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, L2, false},
-	[CASE_TCP_SYN_IPV6_L2] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, L2, false},
-	[CASE_MISS] = {0, VSN_PASS_NO_VIP, XDP_PASS, false, L2, false},
-	[CASE_TCP_SYN_L2_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, L2, false},
-	[CASE_TCP_SYN_IPIP] = {0, VSN_FWD_TX, XDP_TX, false, IPIP, false},
-	[CASE_UDP_IPIP] = {BENCH_EXTRA_UDP, VSN_FWD_TX, XDP_TX, false, IPIP, false},
-	[CASE_TCP_SYN_IPV6_IPIP] = {BENCH_EXTRA_V6, VSN_FWD_TX, XDP_TX, false, IPIP, false},
-	[CASE_TCP_SYN_IPIP_SPREAD] = {0, VSN_FWD_TX, XDP_TX, true, IPIP, false},
-	[CASE_DECAP] = {0, VSN_DECAP_OK_V4, XDP_PASS, false, L2, true},
+	[CASE_TCP_SYN_L2] = {HIT_TX, .forward = L2, .flows = FLOWS_HIT},
+	[CASE_UDP_L2] = {HIT_TX, .need = BENCH_EXTRA_UDP, .forward = L2, .flows = FLOWS_HIT},
+	[CASE_TCP_SYN_IPV6_L2] = {HIT_TX, .need = BENCH_EXTRA_V6, .forward = L2,
+				  .flows = FLOWS_HIT},
+	[CASE_MISS] = {.reason = VSN_PASS_NO_VIP,
+		       .verdict = XDP_PASS,
+		       .forward = L2,
+		       .flows = FLOWS_NONE},
+	/* The flows of the VIPs not visited before are new. */
+	[CASE_TCP_SYN_L2_SPREAD] = {HIT_TX, .spread = SPREAD_VIP, .forward = L2,
+				    .flows = FLOWS_NEW_OR_HIT},
+	[CASE_TCP_SYN_IPIP] = {HIT_TX, .forward = IPIP, .flows = FLOWS_HIT},
+	[CASE_UDP_IPIP] = {HIT_TX, .need = BENCH_EXTRA_UDP, .forward = IPIP, .flows = FLOWS_HIT},
+	[CASE_TCP_SYN_IPV6_IPIP] = {HIT_TX, .need = BENCH_EXTRA_V6, .forward = IPIP,
+				    .flows = FLOWS_HIT},
+	[CASE_TCP_SYN_IPIP_SPREAD] = {HIT_TX, .spread = SPREAD_VIP, .forward = IPIP,
+				      .flows = FLOWS_NEW_OR_HIT},
+	[CASE_POOL_SYN] = {HIT_TX, .spread = SPREAD_SYN, .forward = L2, .pool = true,
+			   .flows = FLOWS_NEW},
+	[CASE_POOL_ESTABLISHED] = {HIT_TX, .forward = L2, .pool = true, .flows = FLOWS_HIT},
+	[CASE_POOL_ESTABLISHED_SPREAD] = {HIT_TX, .spread = SPREAD_FLOWS, .forward = L2,
+					  .pool = true, .flows = FLOWS_HIT},
+	[CASE_DECAP] = {.reason = VSN_DECAP_OK_V4,
+			.verdict = XDP_PASS,
+			.forward = L2,
+			.decap = true,
+			.flows = FLOWS_NONE},
 };
+
+/* The next pool_syn source range starts here: no source repeats in the process. */
+static __u32 syn_next_src = BENCH_SYN_SRC_FIRST;
 
 /* One case at one size: its wrapper, the programs for slot 0, its input. */
 struct measure {
@@ -82,8 +138,15 @@ struct measure {
 	struct bench_pkt want;
 	struct bench_layout layout;
 	__u32 policies; /* of the JSON line: layout.n; decap: its allowed nodes */
-	__u32 spread_n;
-	/* Spread check: bounds on the hits of each VIP over all case runs. */
+	/*
+	 * The wrapper's spread (0: none): spread_n addresses from spread_base,
+	 * stepping by spread_step, written at byte spread_off.
+	 */
+	__u32 spread_n, spread_step, spread_base, spread_off;
+	__u64 sent;	/* repetitions through the wrapper so far, floor runs included */
+	__u32 prefill;	/* untimed repetitions of the case before the warm-up */
+	__u32 want_slb; /* pool cases: where the last repetition's flow must go */
+	/* VIP spread check: bounds on the hits of each VIP over all case runs. */
 	__u64 hits_min, hits_max;
 };
 
@@ -116,6 +179,11 @@ static __u32 spread_step(__u32 n)
 		if (s && gcd(s, n) == 1)
 			return s;
 	}
+}
+
+static __u32 warm_repeat(const struct bench_cfg *cfg)
+{
+	return cfg->repeat / 10 ? cfg->repeat / 10 : 1;
 }
 
 static int counter(struct measure *m, enum vsn_counter_kind kind, __u32 id, __u64 *ret)
@@ -163,7 +231,7 @@ static int check_ipip(struct measure *m, const __u8 *out, __u32 len)
 	struct bench_pkt in = m->pkt, want = m->want;
 	__u32 vip;
 
-	if (m->spread_n && len == want.len) {
+	if (m->c->spread == SPREAD_VIP && len == want.len) {
 		memcpy(&vip, out + want.daddr_off, 4);
 		if (ntohl(vip) - BENCH_VIP4_BASE >= m->spread_n)
 			return bench_err(0, "%s: the inner destination is no VIP of the table",
@@ -195,12 +263,42 @@ static int check_decap(struct measure *m, const __u8 *out, __u32 len)
 	return 0;
 }
 
+/*
+ * The SLB a pool case's last repetition must have gone to: the pool's
+ * Maglev pick for its flow, as user space computes it (vsn_dp_predict). The
+ * flow of a source spread is the one of the address the spread index
+ * stands at (checked against the repetitions in spread_check).
+ */
+static int pool_expect(struct measure *m)
+{
+	struct vsn_addr src = {.family = AF_INET}, dst = {.family = AF_INET};
+	struct vsn_flow_key fk;
+	__u32 a;
+	int r;
+
+	memcpy(src.bytes, m->pkt.data + m->pkt.saddr_off, 4);
+	if (m->spread_n) {
+		a = htonl(m->spread_base + m->skel->bss->spread_idx);
+		memcpy(src.bytes, &a, 4);
+	}
+	memcpy(dst.bytes, m->pkt.data + m->pkt.daddr_off, 4);
+	vsn_flow_key_make(&src, BENCH_CLIENT_PORT, &dst, BENCH_TCP_PORT, IPPROTO_TCP, &fk);
+	r = vsn_dp_predict(m->env->dp, BENCH_POOL_ID, &fk, &m->want_slb);
+	if (r)
+		return bench_err(r, "%s: cannot predict the pool's SLB", bench_case_names[m->id]);
+	if (m->want_slb < BENCH_POOL_SLB0 || m->want_slb >= BENCH_POOL_SLB0 + BENCH_POOL_MEMBERS)
+		return bench_err(0, "%s: the pool's pick %u is no member", bench_case_names[m->id],
+				 m->want_slb);
+	return 0;
+}
+
 /* What the output of one run must look like. */
 static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 len)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)out;
 	const struct ethhdr *in = (const struct ethhdr *)m->pkt.data;
 	__u8 dmac[6];
+	int r;
 
 	if (!floor && m->c->decap)
 		return check_decap(m, out, len);
@@ -221,10 +319,87 @@ static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 le
 					 bench_case_names[m->id]);
 		return 0;
 	}
-	memcpy(dmac, bench_slb_dmac, 6);
-	dmac[5] += m->env->running_slb - 1;
+	if (m->c->pool) {
+		r = pool_expect(m);
+		if (r)
+			return r;
+		memcpy(dmac, bench_pool_dmac, 6);
+		dmac[5] += m->want_slb - BENCH_POOL_SLB0;
+	} else {
+		memcpy(dmac, bench_slb_dmac, 6);
+		dmac[5] += m->env->running_slb - 1;
+	}
 	if (memcmp(eth->h_dest, dmac, 6) || memcmp(eth->h_source, bench_slb_smac, 6))
-		return bench_err(0, "%s: the MACs are not the SLB's", bench_case_names[m->id]);
+		return bench_err(0, "%s: the MACs are not the SLB's%s", bench_case_names[m->id],
+				 m->c->pool ? " that Maglev picks for the last flow" : "");
+	return 0;
+}
+
+static int flows_read(struct measure *m, __u64 v[VSN_FLOW_EVENT_MAX])
+{
+	for (int e = 0; e < VSN_FLOW_EVENT_MAX; e++) {
+		int r = counter(m, VSN_CNT_FLOW, e, &v[e]);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The connection table's events during a run of repeat repetitions. */
+static int flows_check(const char *what, enum flows want, __u32 repeat, const __u64 *before,
+		       const __u64 *after)
+{
+	__u64 d[VSN_FLOW_EVENT_MAX], other = 0;
+	char buf[256];
+	int len = 0;
+	bool ok;
+
+	for (int e = 0; e < VSN_FLOW_EVENT_MAX; e++) {
+		d[e] = after[e] - before[e];
+		if (e != VSN_FLOW_NEW && e != VSN_FLOW_HIT)
+			other += d[e];
+		if (d[e] && len < (int)sizeof(buf))
+			len += snprintf(buf + len, sizeof(buf) - len, " %s %llu",
+					vsn_flow_event_name(e), (unsigned long long)d[e]);
+	}
+	switch (want) {
+	case FLOWS_HIT:
+		ok = d[VSN_FLOW_HIT] == repeat && !d[VSN_FLOW_NEW];
+		break;
+	case FLOWS_NEW:
+		ok = d[VSN_FLOW_NEW] == repeat && !d[VSN_FLOW_HIT];
+		break;
+	case FLOWS_NEW_OR_HIT:
+		ok = d[VSN_FLOW_NEW] + d[VSN_FLOW_HIT] == repeat;
+		break;
+	default:
+		ok = !d[VSN_FLOW_NEW] && !d[VSN_FLOW_HIT];
+		break;
+	}
+	if (ok && !other)
+		return 0;
+	return bench_err(0, "%s: the connection table's events in %u repetitions:%s; want %s", what,
+			 repeat, len ? buf : " none", flows_names[want]);
+}
+
+/*
+ * The wrapper steps the spread index once per repetition, floor runs
+ * included: after t repetitions it must be t * spread_step mod spread_n.
+ */
+static int spread_check(struct measure *m, const char *what, __u32 repeat)
+{
+	__u32 want;
+
+	if (!m->spread_n)
+		return 0;
+	m->sent += repeat;
+	want = (__u32)(m->sent % m->spread_n * m->spread_step % m->spread_n);
+	if (m->skel->bss->spread_idx != want)
+		return bench_err(0,
+				 "%s: the spread index is %u after %llu repetitions, want %u: a "
+				 "repetition did not step it once",
+				 what, m->skel->bss->spread_idx, (unsigned long long)m->sent, want);
 	return 0;
 }
 
@@ -233,9 +408,9 @@ static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 le
  * program under test; *ret_ns is the time per packet. Timed on the thread's CPU
  * clock: it has nanosecond resolution over the whole run (the kernel's
  * duration is an integer per repetition) and leaves out time the thread
- * spent preempted.
+ * spent preempted. flows: what the connection table must do (the floor: nothing).
  */
-static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
+static int run_once(struct measure *m, bool floor, __u32 repeat, enum flows flows, double *ret_ns)
 {
 	/* Room for all the XDP headroom (256 bytes) a program may grow the packet into. */
 	__u8 out[BENCH_MAX_PKT + 256 + 64];
@@ -247,7 +422,7 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &md,
 		    .ctx_size_in = sizeof(md), .repeat = repeat);
 	const char *what = floor ? "floor" : bench_case_names[m->id];
-	__u64 before, after, want;
+	__u64 before, after, want, fl0[VSN_FLOW_EVENT_MAX], fl1[VSN_FLOW_EVENT_MAX];
 	__u32 zero = 0;
 	double t0, t1;
 	int fd = floor ? m->floor_fd : m->fwd_fd, r;
@@ -257,6 +432,8 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 	if (bpf_map_update_elem(m->target_fd, &zero, &fd, BPF_ANY))
 		return bench_err(-errno, "cannot put the %s program in the wrapper's slot", what);
 	r = reason_read(m, &before);
+	if (!r && !m->c->decap)
+		r = flows_read(m, fl0);
 	if (r)
 		return r;
 	t0 = thread_cpu_ns();
@@ -265,6 +442,8 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 	if (r)
 		return bench_err(-errno, "%s: BPF_PROG_TEST_RUN failed", what);
 	r = reason_read(m, &after);
+	if (!r && !m->c->decap)
+		r = flows_read(m, fl1);
 	if (r)
 		return r;
 	if (o.retval != (__u32)(floor ? XDP_TX : m->c->verdict))
@@ -282,10 +461,17 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, double *ret_ns)
 				 "%llu: a repetition did not take the intended path",
 				 what, reason_name(m), (unsigned long long)(after - before), repeat,
 				 (unsigned long long)want);
-	r = check_output(m, floor, out, o.data_size_out);
+	if (!m->c->decap) {
+		r = flows_check(what, floor ? FLOWS_NONE : flows, repeat, fl0, fl1);
+		if (r)
+			return r;
+	}
+	r = spread_check(m, what, repeat);
+	if (!r)
+		r = check_output(m, floor, out, o.data_size_out);
 	if (r)
 		return r;
-	if (!floor && m->spread_n) {
+	if (!floor && m->c->spread == SPREAD_VIP) {
 		m->hits_min += repeat / m->spread_n;
 		m->hits_max += (repeat + m->spread_n - 1) / m->spread_n;
 	}
@@ -315,11 +501,15 @@ static int sample_read(struct measure *m, const __u32 *ids, int n, __u64 *v)
 	return 0;
 }
 
-/* The input packet; for the spread case, the wrapper rewrites its address. */
+/*
+ * The input packet, from the case's own client (no two cases share a flow);
+ * for the spread cases, the wrapper rewrites its destination or source.
+ */
 static void packet_make(struct measure *m)
 {
+	__u32 client = BENCH_CLIENT4 + m->id;
 	struct bench_pkt inner;
-	__u8 vip6[16];
+	__u8 vip6[16], client6[16];
 
 	switch (m->id) {
 	case CASE_DECAP:
@@ -327,30 +517,32 @@ static void packet_make(struct measure *m)
 		 * What a node's ipip forwarding sends the SLB host: a SYN to a
 		 * VIP in IPv4 from the node's underlay address, which is allowed.
 		 */
-		bench_pkt_tcp4(&inner, BENCH_VIP4_BASE, BENCH_TCP_PORT);
+		bench_pkt_tcp4(&inner, client, BENCH_VIP4_BASE, BENCH_TCP_PORT);
 		bench_pkt_ipip(&inner, &m->pkt);
 		bench_pkt_decap(&inner, &m->want);
 		m->ingress = BENCH_IFINDEX_LO;
 		return;
 	case CASE_UDP_L2:
 	case CASE_UDP_IPIP:
-		bench_pkt_udp4(&m->pkt, BENCH_VIP4_UDP, BENCH_UDP_PORT);
+		bench_pkt_udp4(&m->pkt, client, BENCH_VIP4_UDP, BENCH_UDP_PORT);
 		break;
 	case CASE_TCP_SYN_IPV6_L2:
 	case CASE_TCP_SYN_IPV6_IPIP:
 		bench_vip6(vip6);
-		bench_pkt_tcp6(&m->pkt, vip6, BENCH_TCP_PORT);
+		inet_pton(AF_INET6, BENCH_CLIENT6, client6);
+		client6[15] += m->id;
+		bench_pkt_tcp6(&m->pkt, client6, vip6, BENCH_TCP_PORT);
 		break;
 	case CASE_MISS:
-		bench_pkt_tcp4(&m->pkt, BENCH_NO_VIP4, BENCH_TCP_PORT);
+		bench_pkt_tcp4(&m->pkt, client, BENCH_NO_VIP4, BENCH_TCP_PORT);
 		break;
 	case CASE_TCP_SYN_L2_SPREAD:
 	case CASE_TCP_SYN_IPIP_SPREAD:
-		bench_pkt_tcp4(&m->pkt, BENCH_VIP4_BASE, BENCH_TCP_PORT);
+		bench_pkt_tcp4(&m->pkt, client, BENCH_VIP4_BASE, BENCH_TCP_PORT);
 		break;
 	default:
-		/* One VIP from the middle of the table. */
-		bench_pkt_tcp4(&m->pkt, BENCH_VIP4_BASE + m->layout.n_tcp4 / 2, BENCH_TCP_PORT);
+		/* One VIP from the middle of the table (the pool cases': the pool's). */
+		bench_pkt_tcp4(&m->pkt, client, bench_layout_mid_vip4(&m->layout), BENCH_TCP_PORT);
 		break;
 	}
 	m->ingress = BENCH_IFINDEX_LO;
@@ -358,6 +550,58 @@ static void packet_make(struct measure *m)
 		m->ingress = m->env->ipip_ifindex;
 		bench_pkt_ipip(&m->pkt, &m->want);
 	}
+}
+
+/*
+ * The spread of the case and its untimed prefill. pool_syn takes a range of
+ * sources no packet had before, one for every repetition the wrapper will
+ * run (floor runs included), and first fills the connection table with
+ * new flows: every timed new flow then evicts the least recently used one,
+ * as on a node whose table has filled up (an LRU never empties). The
+ * established spread's prefill is one cycle: every one of its flows is
+ * remembered before the timed runs.
+ */
+static int spread_setup(struct measure *m)
+{
+	const struct bench_cfg *cfg = m->cfg;
+	struct vsn_meta meta;
+	__u64 need;
+	int r;
+
+	switch (m->c->spread) {
+	case SPREAD_NONE:
+		return 0;
+	case SPREAD_VIP:
+		m->spread_n = m->layout.n_tcp4;
+		m->spread_base = BENCH_VIP4_BASE;
+		m->spread_off = m->pkt.daddr_off;
+		break;
+	case SPREAD_FLOWS:
+		m->spread_n = BENCH_SPREAD_FLOWS;
+		m->spread_base = BENCH_FLOWS_SRC_BASE;
+		m->spread_off = m->pkt.saddr_off;
+		m->prefill = BENCH_SPREAD_FLOWS;
+		break;
+	case SPREAD_SYN:
+		r = vsn_dp_meta(m->env->dp, &meta);
+		if (r)
+			return bench_err(r, "cannot read the forwarder's capacities");
+		m->prefill = meta.max_flows;
+		need = m->prefill + 2ull * warm_repeat(cfg) + 2ull * cfg->runs * cfg->repeat;
+		if (need > BENCH_SYN_SRC_END - syn_next_src)
+			return bench_err(0,
+					 "%s: %llu new sources needed, %u left in the process: "
+					 "fewer --runs, --repeat or --sizes",
+					 bench_case_names[m->id], (unsigned long long)need,
+					 BENCH_SYN_SRC_END - syn_next_src);
+		m->spread_n = need;
+		m->spread_base = syn_next_src;
+		m->spread_off = m->pkt.saddr_off;
+		syn_next_src += need;
+		break;
+	}
+	m->spread_step = spread_step(m->spread_n);
+	return 0;
 }
 
 static int wrapper_load(struct measure *m)
@@ -373,9 +617,9 @@ static int wrapper_load(struct measure *m)
 	s->rodata->pkt_len = m->pkt.len;
 	if (m->spread_n) {
 		s->rodata->spread_n = m->spread_n;
-		s->rodata->spread_step = spread_step(m->spread_n);
-		s->rodata->spread_base = BENCH_VIP4_BASE;
-		s->rodata->spread_off = m->pkt.daddr_off;
+		s->rodata->spread_step = m->spread_step;
+		s->rodata->spread_base = m->spread_base;
+		s->rodata->spread_off = m->spread_off;
 	}
 	r = bench_bpf__load(s);
 	if (r)
@@ -387,20 +631,34 @@ static int wrapper_load(struct measure *m)
 	return 0;
 }
 
-static void json_line(const struct measure *m, double ns, double floor_ns)
+/* established_ns: pool_established's figure at the same size in this run, or 0. */
+static void json_line(const struct measure *m, double ns, double floor_ns, double established_ns)
 {
 	printf("{\"bench\":\"dataplane\",\"case\":\"%s\",\"policies\":%u,\"ns_per_pkt\":%.2f,"
-	       "\"floor_ns\":%.2f,\"ratio\":%.2f,\"runs\":%d,\"repeat\":%u}\n",
+	       "\"floor_ns\":%.2f,\"ratio\":%.2f,\"runs\":%d,\"repeat\":%u",
 	       bench_case_names[m->id], m->policies, ns, floor_ns, ns / floor_ns, m->cfg->runs,
 	       m->cfg->repeat);
+	if (m->id == CASE_POOL_ESTABLISHED_SPREAD) {
+		printf(",\"flows\":%u", m->spread_n);
+		if (established_ns > 0)
+			printf(",\"vs_established\":%.2f", ns / established_ns);
+	}
+	printf("}\n");
 	fflush(stdout);
 }
 
-static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum bench_case id, __u32 n)
+/*
+ * Run case id at n policies and print its line; *ret_ns is its median.
+ * established_ns: as json_line's.
+ */
+static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum bench_case id, __u32 n,
+		    double established_ns, double *ret_ns)
 {
 	struct measure m = {.env = env, .cfg = cfg, .id = id, .c = &case_defs[id]};
 	double ns[BENCH_MAX_RUNS], floor_ns[BENCH_MAX_RUNS], warm;
-	__u32 ids[SPREAD_SAMPLES], warm_repeat = cfg->repeat / 10 ? cfg->repeat / 10 : 1;
+	/* Warm-up and prefill: the flows of the case are not all remembered yet. */
+	enum flows warm_flows = m.c->flows == FLOWS_HIT ? FLOWS_NEW_OR_HIT : m.c->flows;
+	__u32 ids[SPREAD_SAMPLES];
 	__u64 v0[SPREAD_SAMPLES], v1[SPREAD_SAMPLES];
 	int n_ids = 0, r;
 
@@ -410,20 +668,31 @@ static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum ben
 		m.policies = 1;
 	} else {
 		bench_layout(n, m.c->need, m.c->forward, &m.layout);
+		m.layout.pool = m.c->pool;
 		r = bench_set_ensure(env, &m.layout);
 		m.policies = m.layout.n;
 	}
 	if (r)
 		return r;
-	if (m.c->spread)
-		m.spread_n = m.layout.n_tcp4;
 	packet_make(&m);
+	r = spread_setup(&m);
+	if (r)
+		return r;
 	r = wrapper_load(&m);
 	if (r)
 		goto out;
-	if (m.spread_n) {
+	if (m.c->spread == SPREAD_VIP) {
 		sample_ids(&m, ids, &n_ids);
 		r = sample_read(&m, ids, n_ids, v0);
+		if (r)
+			goto out;
+	}
+	if (m.prefill) {
+		bench_progress("%s at %u policies: %u untimed packets first, %s",
+			       bench_case_names[id], n, m.prefill,
+			       m.c->spread == SPREAD_SYN ? "new flows to fill the connection table"
+							 : "one to each flow to establish it");
+		r = run_once(&m, false, m.prefill, warm_flows, &warm);
 		if (r)
 			goto out;
 	}
@@ -436,18 +705,19 @@ static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum ben
 			       "floor",
 			       bench_case_names[id], n, cfg->runs, cfg->repeat);
 	/* Warm the caches, the JIT images and the table's hot entries. */
-	r = run_once(&m, true, warm_repeat, &warm);
+	r = run_once(&m, true, warm_repeat(cfg), FLOWS_NONE, &warm);
 	if (!r)
-		r = run_once(&m, false, warm_repeat, &warm);
+		r = run_once(&m, false, warm_repeat(cfg), warm_flows, &warm);
 	/* Alternate which goes first, so a drift in time hits both alike. */
 	for (int i = 0; !r && i < cfg->runs; i++) {
-		r = run_once(&m, i % 2, cfg->repeat, i % 2 ? &floor_ns[i] : &ns[i]);
+		r = run_once(&m, i % 2, cfg->repeat, m.c->flows, i % 2 ? &floor_ns[i] : &ns[i]);
 		if (!r)
-			r = run_once(&m, !(i % 2), cfg->repeat, i % 2 ? &ns[i] : &floor_ns[i]);
+			r = run_once(&m, !(i % 2), cfg->repeat, m.c->flows,
+				     i % 2 ? &ns[i] : &floor_ns[i]);
 	}
 	if (r)
 		goto out;
-	if (m.spread_n) {
+	if (m.c->spread == SPREAD_VIP) {
 		r = sample_read(&m, ids, n_ids, v1);
 		if (r)
 			goto out;
@@ -463,7 +733,8 @@ static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum ben
 				goto out;
 			}
 	}
-	json_line(&m, bench_median(ns, cfg->runs), bench_median(floor_ns, cfg->runs));
+	*ret_ns = bench_median(ns, cfg->runs);
+	json_line(&m, *ret_ns, bench_median(floor_ns, cfg->runs), established_ns);
 out:
 	bench_bpf__destroy(m.skel);
 	return r;
@@ -471,18 +742,24 @@ out:
 
 int bench_dataplane(struct bench_env *env, const struct bench_cfg *cfg)
 {
+	double ns, established_ns;
 	int r;
 
-	for (int s = 0; s < cfg->n_sizes; s++)
+	for (int s = 0; s < cfg->n_sizes; s++) {
+		/* pool_established runs before pool_established_spread at each size. */
+		established_ns = 0;
 		for (int c = 0; c < CASE_MAX; c++) {
 			if (!(cfg->cases & (1u << c)) || case_defs[c].decap)
 				continue;
-			r = case_run(env, cfg, c, cfg->sizes[s]);
+			r = case_run(env, cfg, c, cfg->sizes[s], established_ns, &ns);
 			if (r)
 				return r;
+			if (c == CASE_POOL_ESTABLISHED)
+				established_ns = ns;
 		}
+	}
 	/* The decap program has no policy set: once, whatever the sizes. */
 	if (cfg->cases & (1u << CASE_DECAP))
-		return case_run(env, cfg, CASE_DECAP, 1);
+		return case_run(env, cfg, CASE_DECAP, 1, 0, &ns);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <arpa/inet.h>
 
 #include "bench.h"
 #include "testenv.h"
@@ -34,6 +35,7 @@ const __u8 bench_client_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x01};
 const __u8 bench_node_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x02};
 const __u8 bench_ipip_dmac[6] = {0x02, 0x00, 0x00, 0x00, 0x0b, 0x01};
 const __u8 bench_ipip_smac[6] = {0x02, 0x00, 0x00, 0x00, 0x0b, 0x02};
+const __u8 bench_pool_dmac[6] = {0x02, 0x00, 0x00, 0x00, 0x0c, 0x00};
 
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -151,6 +153,32 @@ static int slb_define(struct vsn_dp *dp, __u32 id)
 	return vsn_dp_slb_set(dp, &slb);
 }
 
+/* The pool's members: l2 SLBs like BENCH_SLB_A, 198.51.100.1 upward. */
+static int pool_define(struct vsn_dp *dp)
+{
+	for (int k = 0; k < BENCH_POOL_MEMBERS; k++) {
+		struct vsn_dp_slb slb = {
+			.id = BENCH_POOL_SLB0 + k,
+			.addr.family = AF_INET,
+			.forward = VSN_FORWARD_L2,
+			.state = VSN_SLB_UP,
+			.nexthop_static = true,
+			.ifindex = BENCH_IFINDEX_LO,
+		};
+		__u32 a = htonl(0xc6336401u + k); /* 198.51.100.1 + k */
+		int r;
+
+		memcpy(slb.addr.bytes, &a, 4);
+		memcpy(slb.dmac, bench_pool_dmac, 6);
+		memcpy(slb.smac, bench_slb_smac, 6);
+		slb.dmac[5] += k;
+		r = vsn_dp_slb_set(dp, &slb);
+		if (r)
+			return bench_err(r, "cannot define the pool's SLB %u", slb.id);
+	}
+	return 0;
+}
+
 /*
  * An ipip SLB, resolved like an operator's (route and neighbour of the
  * namespace), so that its entry carries BENCH_IPIP_IF's MTU.
@@ -196,7 +224,12 @@ static int ipip_define(struct bench_env *env)
 	return r ? bench_err(r, "cannot set the underlay addresses") : 0;
 }
 
-/* Load a fresh forwarder able to hold max_policies policies. */
+/*
+ * Load a fresh forwarder able to hold max_policies policies and
+ * BENCH_MAX_FLOWS flows, with no bound on new flows per second: the
+ * default bound (max_flows / 8 per second) would stop remembering the new
+ * flows of pool_syn and of the spreads within a fraction of a run.
+ */
 int bench_env_load(struct bench_env *env, __u32 max_policies)
 {
 	struct vsn_dp_opts o = {.sz = sizeof(o), .create = true};
@@ -206,17 +239,22 @@ int bench_env_load(struct bench_env *env, __u32 max_policies)
 	snprintf(env->pin_dir, sizeof(env->pin_dir), BPF_FS_DIR "/vsn-bench-%d", (int)getpid());
 	o.pin_dir = env->pin_dir;
 	o.max_policies = max_policies;
+	o.max_flows = BENCH_MAX_FLOWS;
 	/* Leftovers of a process that had our pid: start from nothing. */
 	vsn_dp_unload(env->pin_dir);
 	r = vsn_dp_open(&o, &env->dp);
 	if (r)
 		return bench_err(r, "cannot load the forwarder under %s", env->pin_dir);
+	r = vsn_dp_flow_limit_set(env->dp, 0);
+	if (r)
+		return bench_err(r, "cannot remove the bound on new flows");
 	r = slb_define(env->dp, BENCH_SLB_A);
 	if (!r)
 		r = slb_define(env->dp, BENCH_SLB_B);
 	if (r)
 		return bench_err(r, "cannot define the benchmark's SLBs");
-	return ipip_define(env);
+	r = pool_define(env->dp);
+	return r ? r : ipip_define(env);
 }
 
 /*

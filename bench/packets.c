@@ -18,7 +18,6 @@
 
 #include "bench.h"
 
-#define CLIENT_PORT 40000
 #define UDP_PAYLOAD 32
 
 static __u32 csum_add(__u32 sum, const void *buf, size_t len)
@@ -50,7 +49,7 @@ static void *eth_fill(struct bench_pkt *p, __u16 proto)
 	return eth + 1;
 }
 
-static void ip4_fill(struct iphdr *ip, __u32 daddr, __u8 proto, __u16 l4_len)
+static void ip4_fill(struct iphdr *ip, __u32 saddr, __u32 daddr, __u8 proto, __u16 l4_len)
 {
 	ip->version = 4;
 	ip->ihl = 5;
@@ -59,7 +58,7 @@ static void ip4_fill(struct iphdr *ip, __u32 daddr, __u8 proto, __u16 l4_len)
 	ip->frag_off = htons(0x4000); /* DF */
 	ip->ttl = 64;
 	ip->protocol = proto;
-	ip->saddr = htonl(BENCH_CLIENT4);
+	ip->saddr = htonl(saddr);
 	ip->daddr = htonl(daddr);
 	ip->check = csum_fold(csum_add(0, ip, sizeof(*ip)));
 }
@@ -83,7 +82,7 @@ static __u16 l4_csum6(const struct ipv6hdr *ip6, const void *l4, __u16 len)
 
 static void syn_fill(struct tcphdr *tcp, __u16 dport)
 {
-	tcp->source = htons(CLIENT_PORT);
+	tcp->source = htons(BENCH_CLIENT_PORT);
 	tcp->dest = htons(dport);
 	tcp->seq = htonl(0x12345678);
 	tcp->doff = 5;
@@ -91,35 +90,37 @@ static void syn_fill(struct tcphdr *tcp, __u16 dport)
 	tcp->window = htons(64240);
 }
 
-void bench_pkt_tcp4(struct bench_pkt *p, __u32 daddr, __u16 dport)
+void bench_pkt_tcp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport)
 {
 	struct iphdr *ip = eth_fill(p, ETH_P_IP);
 	struct tcphdr *tcp = (struct tcphdr *)(ip + 1);
 
 	syn_fill(tcp, dport);
-	ip4_fill(ip, daddr, IPPROTO_TCP, sizeof(*tcp));
+	ip4_fill(ip, saddr, daddr, IPPROTO_TCP, sizeof(*tcp));
 	tcp->check = l4_csum4(ip, tcp, sizeof(*tcp));
 	p->len = (__u8 *)(tcp + 1) - p->data;
+	p->saddr_off = (__u8 *)&ip->saddr - p->data;
 	p->daddr_off = (__u8 *)&ip->daddr - p->data;
 }
 
-void bench_pkt_udp4(struct bench_pkt *p, __u32 daddr, __u16 dport)
+void bench_pkt_udp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport)
 {
 	struct iphdr *ip = eth_fill(p, ETH_P_IP);
 	struct udphdr *udp = (struct udphdr *)(ip + 1);
 	__u16 len = sizeof(*udp) + UDP_PAYLOAD;
 
-	udp->source = htons(CLIENT_PORT);
+	udp->source = htons(BENCH_CLIENT_PORT);
 	udp->dest = htons(dport);
 	udp->len = htons(len);
 	memset(udp + 1, 'q', UDP_PAYLOAD);
-	ip4_fill(ip, daddr, IPPROTO_UDP, len);
+	ip4_fill(ip, saddr, daddr, IPPROTO_UDP, len);
 	udp->check = l4_csum4(ip, udp, len);
 	p->len = (__u8 *)(udp + 1) + UDP_PAYLOAD - p->data;
+	p->saddr_off = (__u8 *)&ip->saddr - p->data;
 	p->daddr_off = (__u8 *)&ip->daddr - p->data;
 }
 
-void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport)
+void bench_pkt_tcp6(struct bench_pkt *p, const __u8 saddr[16], const __u8 daddr[16], __u16 dport)
 {
 	struct ipv6hdr *ip6 = eth_fill(p, ETH_P_IPV6);
 	struct tcphdr *tcp = (struct tcphdr *)(ip6 + 1);
@@ -128,11 +129,12 @@ void bench_pkt_tcp6(struct bench_pkt *p, const __u8 daddr[16], __u16 dport)
 	ip6->payload_len = htons(sizeof(*tcp));
 	ip6->nexthdr = IPPROTO_TCP;
 	ip6->hop_limit = 64;
-	inet_pton(AF_INET6, BENCH_CLIENT6, &ip6->saddr);
+	memcpy(&ip6->saddr, saddr, 16);
 	memcpy(&ip6->daddr, daddr, 16);
 	syn_fill(tcp, dport);
 	tcp->check = l4_csum6(ip6, tcp, sizeof(*tcp));
 	p->len = (__u8 *)(tcp + 1) - p->data;
+	p->saddr_off = (__u8 *)&ip6->saddr - p->data;
 	p->daddr_off = (__u8 *)&ip6->daddr - p->data;
 }
 
@@ -211,6 +213,7 @@ void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret)
 		o4->check = csum_fold(csum_add(0, o4, sizeof(*o4)));
 	}
 	ret->len = ETH_HLEN + hlen + ilen;
+	ret->saddr_off = in->saddr_off + hlen;
 	ret->daddr_off = in->daddr_off + hlen;
 }
 
@@ -230,5 +233,6 @@ void bench_pkt_decap(const struct bench_pkt *in, struct bench_pkt *ret)
 	ip->check = 0;
 	ip->check = csum_fold(csum_add(0, ip, ip->ihl * 4));
 	ret->len = in->len;
+	ret->saddr_off = in->saddr_off;
 	ret->daddr_off = in->daddr_off;
 }

@@ -6,8 +6,9 @@
  * With repeat, the kernel runs the program again and again on one buffer,
  * so each repetition would see what the previous one left: the forwarder
  * rewrites MACs, ipip and decap move the packet start. bench_wrap therefore
- * puts the original packet back first (and, for the spread case, points it
- * at the next VIP), then tail-calls slot 0 of bench_target: the program
+ * puts the original packet back first (and, for the spread cases, points it
+ * at the next VIP or gives it the next source), then tail-calls slot 0 of
+ * bench_target: the program
  * under test (the forwarder or the decap program), or bench_floor. Case
  * and floor go through the same wrapper, so the difference between them is
  * the cost of the program under test alone.
@@ -32,15 +33,26 @@ const volatile __u32 pkt_len = 0;
 
 /*
  * Spread: before each repetition, write the IPv4 address
- * spread_base + idx (host order) at byte spread_off, where idx steps by
- * spread_step modulo spread_n. With gcd(spread_step, spread_n) == 1 the
- * sequence visits every one of the spread_n VIPs once per cycle.
- * spread_n == 0: no rewrite.
+ * spread_base + idx (host order) at byte spread_off: the destination (the
+ * VIP spreads) or the source (the flow spreads of the pool cases). idx
+ * steps by spread_step modulo spread_n, so after t repetitions (floor and
+ * case runs alike) it is t * spread_step mod spread_n. With
+ * gcd(spread_step, spread_n) == 1 the sequence visits every one of the
+ * spread_n addresses once per cycle; spread_step < spread_n <= 2^31, so
+ * idx + spread_step never wraps. spread_n == 0: no rewrite.
  */
 const volatile __u32 spread_n = 0;
 const volatile __u32 spread_step = 0;
 const volatile __u32 spread_base = 0;
 const volatile __u32 spread_off = 0;
+
+/*
+ * The spread index, in .bss: one address load, and user space reads it
+ * to check that every repetition stepped it once. One for all CPUs: a
+ * test run that migrates (an unpinned process) continues the sequence,
+ * so a flow spread never repeats a source.
+ */
+__u32 spread_idx = 0;
 
 /* Slot 0: the program under test, set by user space. */
 struct {
@@ -49,14 +61,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } bench_target SEC(".maps");
-
-/* The spread index, per CPU (a test run stays on one CPU). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} bench_spread_idx SEC(".maps");
 
 /* Copy the original packet over the buffer; 0, or -1 if it does not fit. */
 static __always_inline int restore(struct xdp_md *ctx)
@@ -88,15 +92,11 @@ static __always_inline int spread(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u32 zero = 0, *idx, i;
+	__u32 i = spread_idx + spread_step;
 
-	idx = bpf_map_lookup_elem(&bench_spread_idx, &zero);
-	if (!idx)
-		return -1;
-	i = *idx + spread_step;
 	if (i >= spread_n)
 		i -= spread_n;
-	*idx = i;
+	spread_idx = i;
 	if (spread_off > BENCH_MAX_PKT - 4 || data + spread_off + 4 > end)
 		return -1;
 	*(__be32 *)(data + spread_off) = bpf_htonl(spread_base + i);
