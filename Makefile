@@ -31,6 +31,7 @@ PKT_SRCS  := $(wildcard tests/packet/test_*.c)
 PKT_HELPERS := $(filter-out $(PKT_SRCS),$(wildcard tests/packet/*.c))
 BENCH_SRCS := $(wildcard bench/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+NETNS_TOOL_SRCS := $(wildcard tests/netns/tools/*.c)
 
 # Two variants of all user-space code: plain ($(B)) and ASan+UBSan ($(B)/san).
 define variant
@@ -65,11 +66,13 @@ PKT_BINS  := $(PKT_SRCS:tests/packet/%.c=%)
 TEST_BINS := $(UNIT_BINS:%=$(B)/tests/unit/%) $(PKT_BINS:%=$(B)/tests/packet/%)
 SAN_BINS  := $(UNIT_BINS:%=$(B)/san/tests/unit/%) $(PKT_BINS:%=$(B)/san/tests/packet/%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+NETNS_TOOLS := $(NETNS_TOOL_SRCS:tests/netns/tools/%.c=$(B)/tests/netns/%)
 
+.DEFAULT_GOAL := all
 .PHONY: all test bench demo clean format fuzz deps
 .SECONDARY:
 
-all: $(B)/vsn-dpctl $(if $(SLB_SRCS),$(B)/vsn-slb $(B)/san/vsn-slb) $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS)
+all: $(B)/vsn-dpctl $(if $(SLB_SRCS),$(B)/vsn-slb $(B)/san/vsn-slb) $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS) $(NETNS_TOOLS)
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vsn/*.h)
 	@mkdir -p $(dir $@)
@@ -80,6 +83,11 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 
 $(B)/vsn-bench: $(BENCH_SRCS:%.c=$(B)/obj/%.o) $(TESTENV_SRCS:%.c=$(B)/obj/%.o) $(B)/libvsndp.a
 	$(CC) -o $@ $^ $(LDLIBS)
+
+# Helpers of the netns tests (tests/netns/tools): plain C, no library.
+$(B)/tests/netns/%: $(B)/obj/tests/netns/tools/%.o
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^
 
 # libFuzzer targets: parsers only, built with ASan+UBSan.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTENV_SRCS) $(SKELS)

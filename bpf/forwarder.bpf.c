@@ -150,27 +150,32 @@ static __always_inline int insert_allowed(void)
 
 /*
  * The SLB for p's flow under dest: its remembered SLB while that is up (or
- * draining), else a fresh pick, remembered. 0 and *ret_reason when there
- * is none.
+ * draining), else a fresh pick, remembered. A rehash policy re-picks flows
+ * remembered under another generation, but one whose re-pick finds no SLB
+ * up stays where it is unless that is down (draining keeps established
+ * flows). 0 and *ret_reason when there is none.
  */
 static __always_inline __u32 pick(void *table, const struct vsn_slot_info *info,
 				  const struct vsn_dest *dest, struct vsn_pkt *p, int *ret_reason)
 {
 	struct vsn_flow *f, nf = {.epoch = info->epoch};
 	const struct vsn_slb *slb;
+	__u32 keep = 0;
 
 	f = bpf_map_lookup_elem(&vsn_flows, &p->fk);
 	if (f) {
-		if ((dest->flags & VSN_DEST_REHASH) && f->epoch != info->epoch) {
-			flow_event(VSN_FLOW_REHASH);
-		} else {
-			__u32 id = f->slb_id;
+		__u32 id = f->slb_id;
 
-			slb = bpf_map_lookup_elem(&vsn_slbs, &id);
-			if (slb && slb->state != VSN_SLB_DOWN) {
+		slb = bpf_map_lookup_elem(&vsn_slbs, &id);
+		if (slb && slb->state != VSN_SLB_DOWN) {
+			if (!(dest->flags & VSN_DEST_REHASH) || f->epoch == info->epoch) {
 				flow_event(VSN_FLOW_HIT);
 				return id;
 			}
+			/* Rehashed; should the pick find no SLB up, the flow stays. */
+			keep = id;
+			flow_event(VSN_FLOW_REHASH);
+		} else {
 			flow_event(VSN_FLOW_REPICK_DOWN);
 		}
 	}
@@ -185,6 +190,8 @@ static __always_inline __u32 pick(void *table, const struct vsn_slot_info *info,
 		if (!slb || slb->state != VSN_SLB_UP)
 			nf.slb_id = 0;
 	}
+	if (!nf.slb_id)
+		nf.slb_id = keep;
 	if (!nf.slb_id) {
 		*ret_reason = VSN_DROP_SLB_DOWN;
 		return 0;

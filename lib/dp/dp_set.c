@@ -89,6 +89,15 @@ static int pool_ref_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+/* By id, then position: of two pools with one id, the later is the one reported. */
+static int pool_ref_sort_cmp(const void *a, const void *b)
+{
+	const struct pool_ref *x = a, *y = b;
+	int c = pool_ref_cmp(a, b);
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
 static const struct pool_ref *pool_find(const struct prep *pr, __u32 id)
 {
 	struct pool_ref k = {.id = id};
@@ -218,7 +227,7 @@ static int pools_check(struct vsn_dp *dp, const struct vsn_dp_set *set, struct p
 		if (set->pools[i].n_members > largest)
 			largest = set->pools[i].n_members;
 	}
-	qsort(pr->by_id, set->n_pools, sizeof(*pr->by_id), pool_ref_cmp);
+	qsort(pr->by_id, set->n_pools, sizeof(*pr->by_id), pool_ref_sort_cmp);
 	for (size_t i = 1; i < set->n_pools; i++)
 		if (pr->by_id[i].id == pr->by_id[i - 1].id) {
 			*ret_bad = base + pr->by_id[i].index;

@@ -440,7 +440,11 @@ static void expect_v4_tcp80(const char *name, __u32 action, enum vsn_reason reas
 				   .slb_id = 1});
 }
 
-/* SLB state: down drops, drain still forwards (no connection table yet), up again forwards. */
+/*
+ * SLB state: down drops, drain still forwards this flow (the connection table
+ * remembers it from the first frame: drain keeps established flows), up
+ * again forwards.
+ */
 static void test_slb_state(void **state)
 {
 	expect_v4_tcp80("slb 1 up", XDP_TX, VSN_FWD_TX);
