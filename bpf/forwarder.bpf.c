@@ -4,7 +4,9 @@
  * generation's policies and send it to the destination SLB.
  * Match order (DESIGN section 4): the VIP entry (one lookup; a miss passes),
  * then (VIP, protocol, port) (in the VIP entry's slots, else an entry of its
- * own), then (VIP, protocol, any port).
+ * own), then (VIP, protocol, any port), then the same in the longest VIP
+ * prefix holding the address; within the policy, the longest client-source
+ * rule matching the packet's source.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -44,41 +46,98 @@ static __always_inline int verdict(__u32 reason, int action, __u64 bytes)
 	return action;
 }
 
-/* Find the policy for p in the policy table of one generation, or NULL. */
-static __always_inline const struct vsn_dest *match(void *policies, struct vsn_pkt *p,
-						    int *ret_reason)
+/*
+ * The policy of a VIP entry or a prefix's entry e for proto and dport, or
+ * NULL. k is the key of e's further port policies in the hash, their
+ * protocol and port still to fill in.
+ */
+static __always_inline const struct vsn_dest *match_entry(void *policies, const struct vsn_match *e,
+							  struct vsn_policy_key *k, __u8 proto,
+							  __be16 dport)
 {
-	const struct vsn_match *vip, *port;
-	__u8 proto = p->key.proto;
-	__be16 dport = p->key.port;
+	const struct vsn_match *port;
 	__u32 l4 = proto == IPPROTO_TCP ? VSN_L4_TCP : VSN_L4_UDP;
 	__u32 more_ports = proto == IPPROTO_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
+
+#pragma unroll
+	for (int i = 0; i < VSN_VIP_PORT_SLOTS; i++) {
+		if (!e->ports[i].proto)
+			break;
+		if (e->ports[i].proto == proto && e->ports[i].port == dport)
+			return &e->ports[i].dest;
+	}
+	if (e->flags & more_ports) {
+		k->proto = proto;
+		k->port = dport;
+		port = bpf_map_lookup_elem(policies, k);
+		if (port && (port->dest[0].flags & VSN_DEST_VALID))
+			return &port->dest[0];
+	}
+	if (e->dest[l4].flags & VSN_DEST_VALID)
+		return &e->dest[l4];
+	return NULL;
+}
+
+/*
+ * Find the policy for p in one generation, or NULL with the reason: the VIP
+ * entry first (a miss costs this one lookup when the set has no prefixes),
+ * then the longest VIP prefix holding the address.
+ */
+static __always_inline const struct vsn_dest *match(void *policies, __u32 active, __u32 *slot,
+						    struct vsn_pkt *p, int *ret_reason)
+{
+	struct vsn_prefix_key pk = {.prefixlen = 128};
+	struct vsn_policy_key nk = {};
+	const struct vsn_prefix_match *pm;
+	const struct vsn_match *vip;
+	const struct vsn_dest *d;
+	__u8 proto = p->key.proto;
+	__be16 dport = p->key.port;
+	void *prefixes;
 
 	p->key.proto = 0;
 	p->key.port = 0;
 	vip = bpf_map_lookup_elem(policies, &p->key);
-	if (!vip) {
-		*ret_reason = VSN_PASS_NO_VIP;
+	*ret_reason = VSN_PASS_NO_VIP;
+	if (vip) {
+		d = match_entry(policies, vip, &p->key, proto, dport);
+		if (d)
+			return d;
+		/* A VIP known, its port not: a prefix holding it may cover the port. */
+		*ret_reason = VSN_DROP_NO_POLICY;
+	}
+	if (!(active & VSN_ACTIVE_PREFIXES))
 		return NULL;
-	}
-#pragma unroll
-	for (int i = 0; i < VSN_VIP_PORT_SLOTS; i++) {
-		if (!vip->ports[i].proto)
-			break;
-		if (vip->ports[i].proto == proto && vip->ports[i].port == dport)
-			return &vip->ports[i].dest;
-	}
-	if (vip->flags & more_ports) {
-		p->key.proto = proto;
-		p->key.port = dport;
-		port = bpf_map_lookup_elem(policies, &p->key);
-		if (port && (port->dest[0].flags & VSN_DEST_VALID))
-			return &port->dest[0];
-	}
-	if (vip->dest[l4].flags & VSN_DEST_VALID)
-		return &vip->dest[l4];
+	prefixes = bpf_map_lookup_elem(&vsn_prefix_slots, slot);
+	if (!prefixes)
+		return NULL;
+	__builtin_memcpy(pk.addr, p->key.addr, 16);
+	pm = bpf_map_lookup_elem(prefixes, &pk);
+	if (!pm)
+		return NULL;
 	*ret_reason = VSN_DROP_NO_POLICY;
-	return NULL;
+	__builtin_memcpy(nk.addr, pm->net, 16);
+	nk.plen = pm->plen;
+	return match_entry(policies, &pm->m, &nk, proto, dport);
+}
+
+/* The client-source rule of dest's policy that p's source matches best, or dest. */
+static __always_inline const struct vsn_dest *client_rule(const struct vsn_dest *dest, __u32 active,
+							  __u32 *slot, const struct vsn_pkt *p)
+{
+	struct vsn_client_key ck = {.prefixlen = 32 + 128};
+	const struct vsn_dest *r;
+	void *clients;
+
+	if (!(dest->flags & VSN_DEST_CLIENTS) || !(active & VSN_ACTIVE_CLIENTS))
+		return dest;
+	clients = bpf_map_lookup_elem(&vsn_client_slots, slot);
+	if (!clients)
+		return dest;
+	ck.policy_id = bpf_htonl(dest->policy_id);
+	__builtin_memcpy(ck.addr, p->fk.src, 16);
+	r = bpf_map_lookup_elem(clients, &ck);
+	return r ? r : dest;
 }
 
 static __always_inline void flow_event(__u32 event)
@@ -235,9 +294,10 @@ int vsn_forward(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	const struct vsn_slot_info *info;
 	const struct vsn_dest *dest;
+	struct vsn_dest d;
 	const struct vsn_slb *slb;
 	struct vsn_pkt p = {};
-	__u32 zero = 0, *slot, slb_id;
+	__u32 zero = 0, *active, slot, slb_id;
 	void *policies, *table;
 	int r;
 
@@ -246,23 +306,29 @@ int vsn_forward(struct xdp_md *ctx)
 		return verdict(r, XDP_PASS, bytes);
 
 	/* One read of the slot: this packet sees one generation, whole. */
-	slot = bpf_map_lookup_elem(&vsn_active, &zero);
-	if (!slot)
+	active = bpf_map_lookup_elem(&vsn_active, &zero);
+	if (!active)
 		return verdict(VSN_PASS_NO_VIP, XDP_PASS, bytes);
-	policies = bpf_map_lookup_elem(&vsn_policy_slots, slot);
+	slot = *active & VSN_ACTIVE_SLOT;
+	policies = bpf_map_lookup_elem(&vsn_policy_slots, &slot);
 	if (!policies)
 		return verdict(VSN_PASS_NO_VIP, XDP_PASS, bytes);
 
-	dest = match(policies, &p, &r);
+	dest = match(policies, *active, &slot, &p, &r);
 	if (!dest)
 		return verdict(r, r == VSN_PASS_NO_VIP ? XDP_PASS : XDP_DROP, bytes);
+	/*
+	 * A copy on the stack: whichever of a dozen map values matched, the
+	 * verifier then sees one kind of dest below and prunes its paths.
+	 */
+	d = *client_rule(dest, *active, &slot, &p);
 
 	/* The same slot as the policies: the tables of the same generation. */
-	info = bpf_map_lookup_elem(&vsn_slot_info, slot);
-	table = bpf_map_lookup_elem(&vsn_maglev_slots, slot);
+	info = bpf_map_lookup_elem(&vsn_slot_info, &slot);
+	table = bpf_map_lookup_elem(&vsn_maglev_slots, &slot);
 	if (!info || !table)
 		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
-	slb_id = pick(table, info, dest, &p, &r);
+	slb_id = pick(table, info, &d, &p, &r);
 	if (!slb_id)
 		return verdict(r, XDP_DROP, bytes);
 	slb = bpf_map_lookup_elem(&vsn_slbs, &slb_id);
@@ -285,5 +351,5 @@ int vsn_forward(struct xdp_md *ctx)
 		__builtin_memcpy(p.eth->h_dest, slb->dmac, ETH_ALEN);
 		__builtin_memcpy(p.eth->h_source, slb->smac, ETH_ALEN);
 	}
-	return transmit(ctx, slb, slb_id, dest, bytes);
+	return transmit(ctx, slb, slb_id, &d, bytes);
 }

@@ -64,6 +64,41 @@ struct {
 	__array(values, struct vsn_maglev_inner);
 } vsn_maglev_slots SEC(".maps");
 
+/*
+ * The per-generation VIP prefixes (longest prefix match) and client-source
+ * rules: read only when vsn_active says the generation has them. LPM tries
+ * must be created with BPF_F_NO_PREALLOC.
+ */
+struct vsn_prefix_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vsn_prefix_key));
+	__uint(value_size, sizeof(struct vsn_prefix_match));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VSN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct vsn_prefix_inner);
+} vsn_prefix_slots SEC(".maps");
+
+struct vsn_client_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vsn_client_key));
+	__uint(value_size, sizeof(struct vsn_dest));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VSN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct vsn_client_inner);
+} vsn_client_slots SEC(".maps");
+
 /* Table size, hash seed and epoch of each slot's generation. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -45,14 +45,23 @@ static int print_slb(__u32 id, const struct vsn_slb *s, void *arg)
 
 static int print_policy(const struct vsn_dp_policy *p, void *arg)
 {
-	char a[VSN_ADDR_STRLEN], port[8] = "any";
+	char a[VSN_ADDR_STRLEN], port[8] = "any", plen[8] = "";
 
 	if (p->port)
 		snprintf(port, sizeof(port), "%u", p->port);
-	printf("  %s %s/%s -> %s %u (service %u, policy %u, on_change %s)\n",
-	       vsn_addr_format(&p->vip, a, sizeof(a)), p->proto == IPPROTO_TCP ? "tcp" : "udp",
-	       port, p->pool_id ? "pool" : "slb", p->pool_id ? p->pool_id : p->slb_id,
-	       p->service_id, p->policy_id, vsn_on_change_name(p->on_change));
+	if (p->vip_plen)
+		snprintf(plen, sizeof(plen), "/%u", p->vip_plen);
+	printf("  %s%s %s/%s -> %s %u (service %u, policy %u, on_change %s)\n",
+	       vsn_addr_format(&p->vip, a, sizeof(a)), plen,
+	       p->proto == IPPROTO_TCP ? "tcp" : "udp", port, p->pool_id ? "pool" : "slb",
+	       p->pool_id ? p->pool_id : p->slb_id, p->service_id, p->policy_id,
+	       vsn_on_change_name(p->on_change));
+	for (size_t i = 0; i < p->n_clients; i++) {
+		const struct vsn_dp_client *c = &p->clients[i];
+
+		printf("    from %s/%u -> %s %u\n", vsn_addr_format(&c->prefix, a, sizeof(a)),
+		       c->plen, c->pool_id ? "pool" : "slb", c->pool_id ? c->pool_id : c->slb_id);
+	}
 	return 0;
 }
 

@@ -77,12 +77,36 @@ enum vsn_l4 {
  * one table and a miss costs one lookup.
  *   proto == 0, port == 0: the VIP entry (present for every VIP).
  *   proto == TCP/UDP, port != 0: a port-specific policy.
+ * plen is 0, except for the port policies of a VIP prefix beyond those its
+ * prefix entry holds: then addr is the prefix's network address and plen
+ * its length in the v4-mapped space (an IPv4 /24 is 120).
  */
 struct vsn_policy_key {
 	__u8 addr[16];
 	__u8 proto;
-	__u8 pad;
+	__u8 plen;
 	__be16 port;
+};
+
+/*
+ * vsn_active's value: the active slot, and what else the generation in it
+ * has, so that packets of a set without prefixes never look for one.
+ */
+#define VSN_ACTIVE_SLOT 0xff
+#define VSN_ACTIVE_PREFIXES 0x100 /* VIP prefix policies: vsn_prefix_slots */
+#define VSN_ACTIVE_CLIENTS 0x200  /* client-source rules: vsn_client_slots */
+
+/* Key of the per-generation VIP-prefix trie (BPF_MAP_TYPE_LPM_TRIE). */
+struct vsn_prefix_key {
+	__u32 prefixlen; /* in the v4-mapped space: an IPv4 /24 is 120 */
+	__u8 addr[16];
+};
+
+/* Key of the per-generation client-rule trie: a policy id, then a source prefix. */
+struct vsn_client_key {
+	__u32 prefixlen; /* 32 (the policy id) + the source prefix, v4-mapped */
+	__be32 policy_id;
+	__u8 addr[16];
 };
 
 #define VSN_DEST_VALID 0x1
@@ -90,6 +114,8 @@ struct vsn_policy_key {
 #define VSN_DEST_POOL 0x2
 /* on_change: rehash. A flow remembered from another generation is re-picked. */
 #define VSN_DEST_REHASH 0x4
+/* The policy has client-source rules: the longest matching one's dest wins. */
+#define VSN_DEST_CLIENTS 0x8
 
 /* What a matched policy does with the packet. */
 struct vsn_dest {
@@ -126,6 +152,17 @@ struct vsn_match {
 	struct vsn_port_dest ports[VSN_VIP_PORT_SLOTS];
 	struct vsn_dest dest[VSN_L4_MAX];
 	__u32 flags;
+	__u32 pad;
+};
+
+/*
+ * Value of the VIP-prefix trie: the prefix's policies as a VIP entry holds
+ * them, and the prefix itself, to key its further port policies in the hash.
+ */
+struct vsn_prefix_match {
+	struct vsn_match m;
+	__u8 net[16]; /* network address, v4-mapped for IPv4 */
+	__u32 plen;   /* v4-mapped length, as in vsn_prefix_key */
 	__u32 pad;
 };
 
@@ -183,6 +220,7 @@ struct vsn_slot_info {
 	__u32 hash_seed;   /* vsn_flow_hash seed */
 	__u32 epoch; /* the generation, truncated: flows remembered under another are rehashed */
 	__u32 n_pools;
+	__u32 active_flags; /* VSN_ACTIVE_PREFIXES | VSN_ACTIVE_CLIENTS, for vsn_active */
 };
 
 /*

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
@@ -21,6 +22,44 @@ int vsn_addr_parse(const char *s, struct vsn_addr *ret)
 	else
 		return -EINVAL;
 	*ret = a;
+	return 0;
+}
+
+int vsn_prefix_parse(const char *s, struct vsn_addr *ret, unsigned int *ret_plen)
+{
+	char buf[VSN_ADDR_STRLEN];
+	const char *slash;
+	struct vsn_addr a;
+	unsigned long len;
+	unsigned int max;
+	char *end;
+
+	if (!s)
+		return -EINVAL;
+	slash = strchr(s, '/');
+	if (!slash) {
+		if (vsn_addr_parse(s, &a))
+			return -EINVAL;
+		*ret = a;
+		*ret_plen = a.family == AF_INET ? 32 : 128;
+		return 0;
+	}
+	if ((size_t)(slash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, slash - s);
+	buf[slash - s] = 0;
+	if (vsn_addr_parse(buf, &a) || slash[1] < '0' || slash[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	len = strtoul(slash + 1, &end, 10);
+	max = a.family == AF_INET ? 32 : 128;
+	if (errno || *end || len > max)
+		return -EINVAL;
+	for (unsigned int bit = len; bit < max; bit++)
+		if (a.bytes[bit / 8] & (0x80 >> (bit % 8)))
+			return -EINVAL;
+	*ret = a;
+	*ret_plen = (unsigned int)len;
 	return 0;
 }
 

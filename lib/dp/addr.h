@@ -17,6 +17,12 @@ struct vsn_addr {
 
 /* Parse a literal IPv4 or IPv6 address (no names, no prefix). -EINVAL if not one. */
 int vsn_addr_parse(const char *s, struct vsn_addr *ret);
+/*
+ * Parse "ADDR/LEN", or a bare ADDR (then *ret_plen is the family's full
+ * length). -EINVAL: not an address, a length out of 0..32 / 0..128, or host
+ * bits set beyond the length (10.0.0.1/24: the network is 10.0.0.0/24).
+ */
+int vsn_prefix_parse(const char *s, struct vsn_addr *ret, unsigned int *ret_plen);
 /* Write the address as text into buf (at least VSN_ADDR_STRLEN bytes). */
 const char *vsn_addr_format(const struct vsn_addr *a, char *buf, size_t len);
 /* The 16-byte table form: IPv6 as is, IPv4 as ::ffff:a.b.c.d. */

@@ -41,6 +41,8 @@ const char *const dp_map_names[DP_MAP_MAX] = {
 	[DP_MAP_FLOWS] = "vsn_flows",
 	[DP_MAP_FLOW_BUDGET] = "vsn_flow_budget",
 	[DP_MAP_CNT_FLOW] = "vsn_cnt_flow",
+	[DP_MAP_PREFIX_SLOTS] = "vsn_prefix_slots",
+	[DP_MAP_CLIENT_SLOTS] = "vsn_client_slots",
 };
 
 int dp_lock(struct vsn_dp *dp)

@@ -24,6 +24,8 @@ enum dp_map {
 	DP_MAP_FLOWS,
 	DP_MAP_FLOW_BUDGET,
 	DP_MAP_CNT_FLOW,
+	DP_MAP_PREFIX_SLOTS,
+	DP_MAP_CLIENT_SLOTS,
 	DP_MAP_MAX,
 };
 
@@ -66,16 +68,28 @@ __u8 dp_slb_facts(const struct vsn_slb *e);
 struct dp_gen {
 	int policies; /* fd of the policy hash */
 	int maglev;   /* fd of the Maglev tables, then the pool definitions */
+	int prefixes; /* fd of the VIP-prefix trie; -1 without (info.active_flags) */
+	int clients;  /* fd of the client-rule trie; -1 without */
 	struct vsn_slot_info info;
 };
 
-#define DP_GEN_INIT       \
-	{                 \
-		-1, -1,   \
-		{         \
-			0 \
-		}         \
+#define DP_GEN_INIT             \
+	{                       \
+		-1, -1, -1, -1, \
+		{               \
+			0       \
+		}               \
 	}
+
+/* A fresh LPM trie of n entries (n >= 1); its fd or a negative errno. */
+int dp_lpm_create(const char *name, __u32 key_size, __u32 value_size, const void *keys,
+		  const void *vals, size_t n);
+/*
+ * Every entry of an LPM trie: *ret_keys and *ret_vals, arrays the caller
+ * frees.
+ */
+int dp_lpm_read(int fd, __u32 key_size, __u32 value_size, void **ret_keys, void **ret_vals,
+		size_t *ret_n);
 
 /*
  * A fresh Maglev map for pools: their tables (members whose facts lack
@@ -91,6 +105,8 @@ void dp_pools_free(struct vsn_dp_pool *pools, size_t n);
 int dp_active_slot(struct vsn_dp *dp, __u32 *ret);
 /* The active generation's maps (fds the caller closes) and info. */
 int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret);
+/* dp_gen_open of the active slot; -ENOENT when no set runs. */
+int dp_gen_open_running(struct vsn_dp *dp, struct dp_gen *ret);
 void dp_gen_close(struct dp_gen *g);
 /*
  * Put g in the slot after `active` and flip to it. Unless quiesced (the
@@ -100,7 +116,7 @@ void dp_gen_close(struct dp_gen *g);
 int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced);
 /* dp_gen_install in two steps: fill the inactive slot (invisible), then flip. */
 int dp_gen_stage(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced);
-int dp_gen_flip(struct vsn_dp *dp, __u32 active);
+int dp_gen_flip(struct vsn_dp *dp, __u32 active, const struct dp_gen *g);
 /* Does the slot hold a generation? */
 int dp_slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used);
 /* Rebuild the running set's tables from the current SLB states; locked. */

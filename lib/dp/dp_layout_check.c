@@ -20,7 +20,10 @@ _Static_assert(VSN_DECAP_LAYOUT_VERSION == 2, "bump the asserts with the decap l
 _Static_assert(sizeof(struct vsn_counter) == 16, "vsn_counter size");
 _Static_assert(sizeof(struct vsn_meta) == 40, "vsn_meta size");
 _Static_assert(VSN_REASON_MAX <= 64, "reasons fit a u64 bitmap");
-_Static_assert(sizeof(struct vsn_slot_info) == 16, "vsn_slot_info size");
+_Static_assert(sizeof(struct vsn_slot_info) == 20, "vsn_slot_info size");
+_Static_assert(sizeof(struct vsn_prefix_key) == 20, "vsn_prefix_key size");
+_Static_assert(sizeof(struct vsn_client_key) == 24, "vsn_client_key size");
+_Static_assert(sizeof(struct vsn_prefix_match) == 144, "vsn_prefix_match size");
 _Static_assert(sizeof(struct vsn_flow_key) == 40, "vsn_flow_key size");
 _Static_assert(sizeof(struct vsn_flow) == 8, "vsn_flow size");
 _Static_assert(sizeof(struct vsn_pool_word) == 8, "vsn_pool_word size");

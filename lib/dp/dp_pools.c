@@ -274,13 +274,9 @@ out:
 static int running_pools(struct vsn_dp *dp, struct dp_gen *ret_gen, struct vsn_dp_pool **ret,
 			 size_t *ret_n)
 {
-	__u32 active;
 	int r;
 
-	r = dp_active_slot(dp, &active);
-	if (r)
-		return r;
-	r = dp_gen_open(dp, active, ret_gen);
+	r = dp_gen_open_running(dp, ret_gen);
 	if (r == -ENOENT) {
 		*ret = NULL;
 		*ret_n = 0;

@@ -30,6 +30,9 @@ static int key_cmp(const struct vsn_policy_key *a, const struct vsn_policy_key *
 
 	if (c)
 		return c;
+	/* A VIP (plen 0) before the prefixes of the same network address. */
+	if (a->plen != b->plen)
+		return a->plen < b->plen ? -1 : 1;
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
 	if (a->port != b->port)
@@ -120,10 +123,105 @@ static int slb_lookup(struct vsn_dp *dp, __u8 *slb_seen, __u32 id, __u8 *ret)
 }
 
 /* Check one policy against the forwarder's capacities, SLBs and the set's pools. */
-static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, struct prep *pr)
+/* Is addr (16 bytes, v4-mapped) a network address: no bit set past mapped_plen? */
+static bool is_network(const __u8 addr[16], unsigned int mapped_plen)
+{
+	for (unsigned int bit = mapped_plen; bit < 128; bit++)
+		if (addr[bit / 8] & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+/* A prefix length in the v4-mapped space (an IPv4 /24 is 120). */
+static unsigned int mapped_plen(const struct vsn_addr *a, unsigned int plen)
+{
+	return a->family == AF_INET ? 96 + plen : plen;
+}
+
+/* Check a destination (one SLB or a pool of the set) for packets of family. */
+static int target_check(struct vsn_dp *dp, struct prep *pr, __u32 slb_id, __u32 pool_id, int family)
 {
 	const struct pool_ref *pool;
 	__u8 f, fam;
+	int r;
+
+	if (!slb_id == !pool_id)
+		return -EINVAL;
+	if (slb_id && slb_id >= dp->meta.max_slbs)
+		return -ERANGE;
+	if (pool_id) {
+		pool = pool_find(pr, pool_id);
+		if (!pool)
+			return -ENOENT;
+		fam = pool->fam;
+	} else {
+		r = slb_lookup(dp, pr->slb_seen, slb_id, &f);
+		if (r)
+			return r;
+		if (!(f & SLB_DEFINED))
+			return -ENOENT;
+		fam = slb_fam(f);
+	}
+	/* ipip carries IPv4 in IPv4 and IPv6 in IPv6. */
+	if (fam & (family == AF_INET ? FAM_NO_V4 : FAM_NO_V6))
+		return -EAFNOSUPPORT;
+	return 0;
+}
+
+static int client_cmp(const void *a, const void *b)
+{
+	const struct vsn_client_key *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, sizeof(x->addr));
+
+	return c ? c : (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+}
+
+/* Check a policy's client-source rules: family, prefixes, targets, no prefix twice. */
+static int clients_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, struct prep *pr)
+{
+	struct vsn_client_key *k;
+	int r = 0;
+
+	if (!p->n_clients)
+		return 0;
+	if (p->n_clients > VSN_DP_MAX_CLIENTS || !p->clients)
+		return -EINVAL;
+	k = calloc(p->n_clients, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_clients && !r; i++) {
+		const struct vsn_dp_client *c = &p->clients[i];
+
+		if (c->prefix.family != p->vip.family) {
+			r = -EAFNOSUPPORT;
+			break;
+		}
+		if (vsn_addr_is_v4mapped(&c->prefix) ||
+		    c->plen > (c->prefix.family == AF_INET ? 32 : 128)) {
+			r = -EINVAL;
+			break;
+		}
+		vsn_addr_to_key(&c->prefix, k[i].addr);
+		k[i].prefixlen = mapped_plen(&c->prefix, c->plen);
+		if (!is_network(k[i].addr, k[i].prefixlen))
+			r = -EINVAL;
+		else
+			r = target_check(dp, pr, c->slb_id, c->pool_id, p->vip.family);
+	}
+	if (!r) {
+		qsort(k, p->n_clients, sizeof(*k), client_cmp);
+		for (size_t i = 1; i < p->n_clients && !r; i++)
+			if (!client_cmp(&k[i - 1], &k[i]))
+				r = -EINVAL;
+	}
+	free(k);
+	return r;
+}
+
+/* Check one policy against the forwarder's capacities, SLBs and the set's pools. */
+static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, struct prep *pr)
+{
+	__u8 addr[16];
 	int r;
 
 	/* A v4-mapped VIP would take the IPv4 VIP's key. */
@@ -132,30 +230,18 @@ static int policy_check(struct vsn_dp *dp, const struct vsn_dp_policy *p, struct
 		return -EINVAL;
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return -EINVAL;
-	if (!p->slb_id == !p->pool_id)
-		return -EINVAL;
 	if (p->on_change != VSN_ON_CHANGE_PRESERVE && p->on_change != VSN_ON_CHANGE_REHASH)
 		return -EINVAL;
-	if ((p->slb_id && p->slb_id >= dp->meta.max_slbs) ||
-	    p->service_id >= dp->meta.max_services || p->policy_id >= dp->meta.max_policies)
-		return -ERANGE;
-	if (p->pool_id) {
-		pool = pool_find(pr, p->pool_id);
-		if (!pool)
-			return -ENOENT;
-		fam = pool->fam;
-	} else {
-		r = slb_lookup(dp, pr->slb_seen, p->slb_id, &f);
-		if (r)
-			return r;
-		if (!(f & SLB_DEFINED))
-			return -ENOENT;
-		fam = slb_fam(f);
+	if (p->vip_plen) {
+		vsn_addr_to_key(&p->vip, addr);
+		if (p->vip_plen >= (p->vip.family == AF_INET ? 32 : 128) ||
+		    !is_network(addr, mapped_plen(&p->vip, p->vip_plen)))
+			return -EINVAL;
 	}
-	/* ipip carries IPv4 in IPv4 and IPv6 in IPv6. */
-	if (fam & (p->vip.family == AF_INET ? FAM_NO_V4 : FAM_NO_V6))
-		return -EAFNOSUPPORT;
-	return 0;
+	if (p->service_id >= dp->meta.max_services || p->policy_id >= dp->meta.max_policies)
+		return -ERANGE;
+	r = target_check(dp, pr, p->slb_id, p->pool_id, p->vip.family);
+	return r ? r : clients_check(dp, p, pr);
 }
 
 static int member_cmp(const void *a, const void *b)
@@ -317,6 +403,7 @@ static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct p
 		}
 		ids[p->policy_id / 8] |= 1u << (p->policy_id % 8);
 		vsn_addr_to_key(&p->vip, s[i].key.addr);
+		s[i].key.plen = p->vip_plen ? mapped_plen(&p->vip, p->vip_plen) : 0;
 		s[i].key.proto = p->proto;
 		s[i].key.port = htons(p->port);
 		s[i].index = i;
@@ -393,86 +480,161 @@ static void dest_fill(struct vsn_dest *d, const struct vsn_dp_policy *p, const s
 	}
 	if (p->on_change == VSN_ON_CHANGE_REHASH)
 		d->flags |= VSN_DEST_REHASH;
+	if (p->n_clients)
+		d->flags |= VSN_DEST_CLIENTS;
+}
+
+/* The maps' entries of a set, built in user space before any map is made. */
+struct entries {
+	struct vsn_policy_key *keys; /* the hash: VIP entries and further port policies */
+	struct vsn_match *vals;
+	size_t n;
+	struct vsn_prefix_key *pkeys; /* the prefix trie */
+	struct vsn_prefix_match *pvals;
+	size_t np;
+	struct vsn_client_key *ckeys; /* the client-rule trie */
+	struct vsn_dest *cvals;
+	size_t nc;
+};
+
+static void entries_free(struct entries *e)
+{
+	free(e->keys);
+	free(e->vals);
+	free(e->pkeys);
+	free(e->pvals);
+	free(e->ckeys);
+	free(e->cvals);
+	memset(e, 0, sizeof(*e));
 }
 
 /*
- * Turn the sorted policies into table entries: one VIP entry per address,
+ * Turn the sorted policies into entries: per VIP (or VIP prefix) one entry
  * holding its any-port policies and its first VSN_VIP_PORT_SLOTS port
- * policies (key order), and an entry of its own for each further one.
+ * policies (key order), in the hash for a VIP, in the trie for a prefix;
+ * and a hash entry of its own for each further port policy.
  */
-static size_t entries_build(const struct vsn_dp_set *set, const struct prep *pr,
-			    struct vsn_policy_key *keys, struct vsn_match *vals)
+static void policies_build(const struct vsn_dp_set *set, const struct prep *pr, struct entries *e)
 {
 	const struct sorted *s = pr->s;
-	size_t n = 0;
 
 	for (size_t i = 0; i < set->n_policies;) {
-		size_t vip = n++, slot = 0;
+		const struct vsn_policy_key *first = &s[i].key;
+		struct vsn_match m = {0};
+		size_t slot = 0;
 
-		memset(&keys[vip], 0, sizeof(keys[vip]));
-		memcpy(keys[vip].addr, s[i].key.addr, 16);
-		memset(&vals[vip], 0, sizeof(vals[vip]));
-		for (; i < set->n_policies && !memcmp(s[i].key.addr, keys[vip].addr, 16); i++) {
+		for (; i < set->n_policies && !memcmp(s[i].key.addr, first->addr, 16) &&
+		       s[i].key.plen == first->plen;
+		     i++) {
 			const struct vsn_dp_policy *p = &set->policies[s[i].index];
 			int l4 = p->proto == IPPROTO_TCP ? VSN_L4_TCP : VSN_L4_UDP;
 
 			if (!p->port) {
-				dest_fill(&vals[vip].dest[l4], p, pr);
+				dest_fill(&m.dest[l4], p, pr);
 				continue;
 			}
 			if (slot < VSN_VIP_PORT_SLOTS) {
-				vals[vip].ports[slot].proto = p->proto;
-				vals[vip].ports[slot].port = s[i].key.port;
-				dest_fill(&vals[vip].ports[slot].dest, p, pr);
+				m.ports[slot].proto = p->proto;
+				m.ports[slot].port = s[i].key.port;
+				dest_fill(&m.ports[slot].dest, p, pr);
 				slot++;
 				continue;
 			}
-			vals[vip].flags |= l4 == VSN_L4_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
-			keys[n] = s[i].key;
-			memset(&vals[n], 0, sizeof(vals[n]));
-			dest_fill(&vals[n].dest[0], p, pr);
-			n++;
+			m.flags |= l4 == VSN_L4_TCP ? VSN_VIP_PORTS_TCP : VSN_VIP_PORTS_UDP;
+			e->keys[e->n] = s[i].key;
+			memset(&e->vals[e->n], 0, sizeof(e->vals[e->n]));
+			dest_fill(&e->vals[e->n].dest[0], p, pr);
+			e->n++;
+		}
+		if (first->plen) {
+			struct vsn_prefix_key *k = &e->pkeys[e->np];
+			struct vsn_prefix_match *v = &e->pvals[e->np++];
+
+			k->prefixlen = first->plen;
+			memcpy(k->addr, first->addr, 16);
+			memset(v, 0, sizeof(*v));
+			v->m = m;
+			memcpy(v->net, first->addr, 16);
+			v->plen = first->plen;
+		} else {
+			memset(&e->keys[e->n], 0, sizeof(e->keys[e->n]));
+			memcpy(e->keys[e->n].addr, first->addr, 16);
+			e->vals[e->n++] = m;
 		}
 	}
-	return n;
 }
 
-/* A fresh inner map holding the set; its fd, or a negative errno. */
-static int table_create(const struct vsn_dp_set *set, const struct prep *pr)
+/* The client-rule trie's entries: per rule, its policy id and source prefix. */
+static void clients_build(const struct vsn_dp_set *set, const struct prep *pr, struct entries *e)
 {
-	size_t cap = set->n_policies * 2 + 1;
-	struct vsn_policy_key *keys = calloc(cap, sizeof(*keys));
-	struct vsn_match *vals = calloc(cap, sizeof(*vals));
+	for (size_t i = 0; i < set->n_policies; i++) {
+		const struct vsn_dp_policy *p = &set->policies[i];
+
+		for (size_t j = 0; j < p->n_clients; j++) {
+			const struct vsn_dp_client *c = &p->clients[j];
+			struct vsn_client_key *k = &e->ckeys[e->nc];
+			struct vsn_dp_policy rule = *p;
+
+			memset(k, 0, sizeof(*k));
+			k->policy_id = htonl(p->policy_id);
+			vsn_addr_to_key(&c->prefix, k->addr);
+			k->prefixlen = 32 + mapped_plen(&c->prefix, c->plen);
+			/* The rule's destination, the policy's counters and on_change. */
+			rule.slb_id = c->slb_id;
+			rule.pool_id = c->pool_id;
+			rule.n_clients = 0;
+			memset(&e->cvals[e->nc], 0, sizeof(e->cvals[e->nc]));
+			dest_fill(&e->cvals[e->nc++], &rule, pr);
+		}
+	}
+}
+
+static int entries_build(const struct vsn_dp_set *set, const struct prep *pr, struct entries *e)
+{
+	size_t cap = set->n_policies * 2 + 1, nc = 0;
+
+	for (size_t i = 0; i < set->n_policies; i++)
+		nc += set->policies[i].n_clients;
+	memset(e, 0, sizeof(*e));
+	e->keys = calloc(cap, sizeof(*e->keys));
+	e->vals = calloc(cap, sizeof(*e->vals));
+	e->pkeys = calloc(cap, sizeof(*e->pkeys));
+	e->pvals = calloc(cap, sizeof(*e->pvals));
+	e->ckeys = calloc(nc + 1, sizeof(*e->ckeys));
+	e->cvals = calloc(nc + 1, sizeof(*e->cvals));
+	if (!e->keys || !e->vals || !e->pkeys || !e->pvals || !e->ckeys || !e->cvals) {
+		entries_free(e);
+		return -ENOMEM;
+	}
+	policies_build(set, pr, e);
+	clients_build(set, pr, e);
+	return 0;
+}
+
+/* A fresh policy hash holding e's hash entries; its fd, or a negative errno. */
+static int table_create(const struct vsn_dp_set *set, const struct entries *e)
+{
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	char name[16];
-	size_t n;
-	int fd = -ENOMEM;
+	int fd;
 
-	if (!keys || !vals)
-		goto out;
-	n = entries_build(set, pr, keys, vals);
 	snprintf(name, sizeof(name), "vsn_pol_%llu",
 		 (unsigned long long)set->generation % 100000000);
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(*keys), sizeof(*vals), n ? n : 1, NULL);
-	if (fd < 0) {
-		fd = -errno;
-		goto out;
-	}
-	for (size_t done = 0; done < n;) {
-		__u32 count = n - done > 65536 ? 65536 : n - done;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(*e->keys), sizeof(*e->vals),
+			    e->n ? e->n : 1, NULL);
+	if (fd < 0)
+		return -errno;
+	for (size_t done = 0; done < e->n;) {
+		__u32 count = e->n - done > 65536 ? 65536 : e->n - done;
 
-		if (bpf_map_update_batch(fd, keys + done, vals + done, &count, &bo)) {
+		if (bpf_map_update_batch(fd, e->keys + done, e->vals + done, &count, &bo)) {
 			int r = -errno;
 
 			close(fd);
-			fd = r;
-			goto out;
+			return r;
 		}
 		done += count;
 	}
-out:
-	free(keys);
-	free(vals);
 	return fd;
 }
 
@@ -517,9 +679,12 @@ int dp_slot_used(struct vsn_dp *dp, __u32 slot, bool *ret_used)
 
 int dp_active_slot(struct vsn_dp *dp, __u32 *ret)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, v;
 
-	return bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, ret) ? -errno : 0;
+	if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &v))
+		return -errno;
+	*ret = v & VSN_ACTIVE_SLOT;
+	return 0;
 }
 
 /* The fd of the inner map in outer[slot]; -ENOENT when the slot is empty. */
@@ -536,11 +701,13 @@ static int inner_open(struct vsn_dp *dp, enum dp_map outer, __u32 slot)
 
 void dp_gen_close(struct dp_gen *g)
 {
-	if (g->policies >= 0)
-		close(g->policies);
-	if (g->maglev >= 0)
-		close(g->maglev);
-	g->policies = g->maglev = -1;
+	int *fds[] = {&g->policies, &g->maglev, &g->prefixes, &g->clients};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret)
@@ -555,7 +722,16 @@ int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret)
 	r = g.maglev < 0 ? g.maglev : 0;
 	if (!r && bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLOT_INFO], &slot, &g.info))
 		r = -errno;
-	/* A slot with policies but no tables: state this library never leaves. */
+	/* The tries only when the generation has them (a slot may hold older ones). */
+	if (!r && (g.info.active_flags & VSN_ACTIVE_PREFIXES)) {
+		g.prefixes = inner_open(dp, DP_MAP_PREFIX_SLOTS, slot);
+		r = g.prefixes < 0 ? g.prefixes : 0;
+	}
+	if (!r && (g.info.active_flags & VSN_ACTIVE_CLIENTS)) {
+		g.clients = inner_open(dp, DP_MAP_CLIENT_SLOTS, slot);
+		r = g.clients < 0 ? g.clients : 0;
+	}
+	/* A slot with policies but not the rest: state this library never leaves. */
 	if (r) {
 		dp_gen_close(&g);
 		return r == -ENOENT ? -EPROTO : r;
@@ -564,13 +740,30 @@ int dp_gen_open(struct vsn_dp *dp, __u32 slot, struct dp_gen *ret)
 	return 0;
 }
 
+int dp_gen_open_running(struct vsn_dp *dp, struct dp_gen *ret)
+{
+	__u32 active;
+	int r = dp_active_slot(dp, &active);
+
+	return r ? r : dp_gen_open(dp, active, ret);
+}
+
 /* One map-in-map update: the kernel waits a grace period after each. */
 struct slot_update {
 	int outer_fd;
 	__u32 slot;
 	int inner_fd;
 	int ret;
+	pthread_t thread;
 };
+
+static struct slot_update slot_update_of(struct vsn_dp *dp, enum dp_map outer, __u32 slot,
+					 int inner_fd)
+{
+	struct slot_update u = {.outer_fd = dp->map_fd[outer], .slot = slot, .inner_fd = inner_fd};
+
+	return u;
+}
 
 static void *slot_update_thread(void *arg)
 {
@@ -583,8 +776,8 @@ static void *slot_update_thread(void *arg)
 int dp_gen_stage(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced)
 {
 	__u32 inactive = !active;
-	struct slot_update tables = {dp->map_fd[DP_MAP_MAGLEV_SLOTS], inactive, g->maglev, 0};
-	pthread_t t;
+	struct slot_update u[4];
+	size_t n = 0, started = 0;
 	bool used;
 	int r;
 
@@ -597,50 +790,91 @@ int dp_gen_stage(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool q
 	}
 	if (bpf_map_update_elem(dp->map_fd[DP_MAP_SLOT_INFO], &inactive, &g->info, BPF_ANY))
 		return -errno;
+	u[n++] = slot_update_of(dp, DP_MAP_POLICY_SLOTS, inactive, g->policies);
+	u[n++] = slot_update_of(dp, DP_MAP_MAGLEV_SLOTS, inactive, g->maglev);
+	/* Without them the slot keeps older tries, which vsn_active says not to read. */
+	if (g->prefixes >= 0)
+		u[n++] = slot_update_of(dp, DP_MAP_PREFIX_SLOTS, inactive, g->prefixes);
+	if (g->clients >= 0)
+		u[n++] = slot_update_of(dp, DP_MAP_CLIENT_SLOTS, inactive, g->clients);
 	/*
 	 * Nothing reads the inactive slot (the caller waited for the packets
-	 * that did): fill both its map-in-maps at once, so their grace periods
+	 * that did): fill its map-in-maps at once, so their grace periods
 	 * overlap instead of adding up.
 	 */
-	r = -pthread_create(&t, NULL, slot_update_thread, &tables);
-	if (r)
-		return r;
-	if (bpf_map_update_elem(dp->map_fd[DP_MAP_POLICY_SLOTS], &inactive, &g->policies, BPF_ANY))
-		r = -errno;
-	pthread_join(t, NULL);
-	return r ? r : tables.ret;
+	r = 0;
+	for (size_t i = 1; i < n && !r; i++) {
+		r = -pthread_create(&u[i].thread, NULL, slot_update_thread, &u[i]);
+		if (!r)
+			started++;
+	}
+	slot_update_thread(&u[0]);
+	for (size_t i = 1; i <= started; i++)
+		pthread_join(u[i].thread, NULL);
+	for (size_t i = 0; i <= started && !r; i++)
+		r = u[i].ret;
+	return r;
 }
 
-int dp_gen_flip(struct vsn_dp *dp, __u32 active)
+int dp_gen_flip(struct vsn_dp *dp, __u32 active, const struct dp_gen *g)
 {
-	__u32 zero = 0, inactive = !active;
+	__u32 zero = 0, next = !active | g->info.active_flags;
 
 	/* From here on, new packets see only the new generation. */
-	return bpf_map_update_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &inactive, BPF_ANY) ? -errno
-											 : 0;
+	return bpf_map_update_elem(dp->map_fd[DP_MAP_ACTIVE], &zero, &next, BPF_ANY) ? -errno : 0;
 }
 
 int dp_gen_install(struct vsn_dp *dp, __u32 active, const struct dp_gen *g, bool quiesced)
 {
 	int r = dp_gen_stage(dp, active, g, quiesced);
 
-	return r ? r : dp_gen_flip(dp, active);
+	return r ? r : dp_gen_flip(dp, active, g);
 }
 
 /* The set's maps, built while packets may still be in the inactive slot. */
 static int gen_build(const struct vsn_dp_set *set, const struct prep *pr, struct dp_gen *g)
 {
-	g->policies = table_create(set, pr);
-	if (g->policies < 0)
-		return g->policies;
+	struct entries e;
+	int r;
+
+	r = entries_build(set, pr, &e);
+	if (r)
+		return r;
+	g->policies = table_create(set, &e);
+	if (g->policies < 0) {
+		r = g->policies;
+		goto out;
+	}
+	if (e.np) {
+		g->prefixes = dp_lpm_create("vsn_prefixes", sizeof(*e.pkeys), sizeof(*e.pvals),
+					    e.pkeys, e.pvals, e.np);
+		if (g->prefixes < 0) {
+			r = g->prefixes;
+			goto out;
+		}
+		g->info.active_flags |= VSN_ACTIVE_PREFIXES;
+	}
+	if (e.nc) {
+		g->clients = dp_lpm_create("vsn_clients", sizeof(*e.ckeys), sizeof(*e.cvals),
+					   e.ckeys, e.cvals, e.nc);
+		if (g->clients < 0) {
+			r = g->clients;
+			goto out;
+		}
+		g->info.active_flags |= VSN_ACTIVE_CLIENTS;
+	}
 	g->maglev = dp_maglev_create(set->pools, set->n_pools, pr->m, set->hash_seed, pr->slb_seen);
-	if (g->maglev < 0)
-		return g->maglev;
+	if (g->maglev < 0) {
+		r = g->maglev;
+		goto out;
+	}
 	g->info.maglev_size = pr->m;
 	g->info.hash_seed = set->hash_seed;
 	g->info.epoch = (__u32)set->generation;
 	g->info.n_pools = (__u32)set->n_pools;
-	return 0;
+out:
+	entries_free(&e);
+	return r;
 }
 
 int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
@@ -696,7 +930,7 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 	if (!r)
 		r = slbs_define(dp, set);
 	if (!r)
-		r = dp_gen_flip(dp, active);
+		r = dp_gen_flip(dp, active, &g);
 	if (r)
 		goto out;
 	meta = dp->meta;
@@ -717,7 +951,8 @@ out:
 
 int vsn_dp_set_trim(struct vsn_dp *dp)
 {
-	static const enum dp_map outer[] = {DP_MAP_POLICY_SLOTS, DP_MAP_MAGLEV_SLOTS};
+	static const enum dp_map outer[] = {DP_MAP_POLICY_SLOTS, DP_MAP_MAGLEV_SLOTS,
+					    DP_MAP_PREFIX_SLOTS, DP_MAP_CLIENT_SLOTS};
 	__u32 active, inactive;
 	bool used;
 	int r;
@@ -741,95 +976,6 @@ int vsn_dp_set_trim(struct vsn_dp *dp)
 			r = -errno;
 out:
 	dp_unlock(dp);
-	return r;
-}
-
-/* What decoding the running set's entries needs. */
-struct emit {
-	int (*cb)(const struct vsn_dp_policy *p, void *arg);
-	void *arg;
-	const struct vsn_dp_pool *pools; /* by index, as dests name them */
-	size_t n_pools;
-};
-
-static int dest_emit(const struct vsn_policy_key *k, __u8 proto, __be16 port,
-		     const struct vsn_dest *d, const struct emit *e)
-{
-	struct vsn_dp_policy p = {
-		.proto = proto,
-		.port = ntohs(port),
-		.slb_id = d->target,
-		.service_id = d->service_id,
-		.policy_id = d->policy_id,
-		.on_change =
-			d->flags & VSN_DEST_REHASH ? VSN_ON_CHANGE_REHASH : VSN_ON_CHANGE_PRESERVE,
-	};
-
-	if (!(d->flags & VSN_DEST_VALID))
-		return 0;
-	if (d->flags & VSN_DEST_POOL) {
-		if (d->target >= e->n_pools)
-			return -EPROTO;
-		p.slb_id = 0;
-		p.pool_id = e->pools[d->target].id;
-	}
-	vsn_addr_from_key(k->addr, &p.vip);
-	return e->cb(&p, e->arg);
-}
-
-/* The policies one table entry holds, one callback each. */
-static int entry_emit(const struct vsn_policy_key *k, const struct vsn_match *v,
-		      const struct emit *e)
-{
-	int r;
-
-	if (k->proto)
-		return dest_emit(k, k->proto, k->port, &v->dest[0], e);
-	for (int i = 0; i < VSN_VIP_PORT_SLOTS && v->ports[i].proto; i++) {
-		r = dest_emit(k, v->ports[i].proto, v->ports[i].port, &v->ports[i].dest, e);
-		if (r)
-			return r;
-	}
-	r = dest_emit(k, IPPROTO_TCP, 0, &v->dest[VSN_L4_TCP], e);
-	if (!r)
-		r = dest_emit(k, IPPROTO_UDP, 0, &v->dest[VSN_L4_UDP], e);
-	return r;
-}
-
-int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_policy *p, void *arg),
-			    void *arg)
-{
-	struct dp_gen g = DP_GEN_INIT;
-	struct vsn_dp_pool *pools = NULL;
-	struct emit e = {.cb = cb, .arg = arg};
-	struct vsn_policy_key key, next;
-	struct vsn_match val;
-	__u32 active;
-	void *prev = NULL;
-	int r;
-
-	r = dp_active_slot(dp, &active);
-	if (r)
-		return r;
-	r = dp_gen_open(dp, active, &g);
-	if (r)
-		return r == -ENOENT ? 0 : r;
-	r = dp_pooldefs_read(&g, &pools, &e.n_pools);
-	if (r)
-		goto out;
-	e.pools = pools;
-	while (!bpf_map_get_next_key(g.policies, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(g.policies, &key, &val))
-			continue;
-		r = entry_emit(&key, &val, &e);
-		if (r)
-			break;
-	}
-out:
-	dp_pools_free(pools, e.n_pools);
-	dp_gen_close(&g);
 	return r;
 }
 
@@ -859,17 +1005,15 @@ int vsn_dp_memory(struct vsn_dp *dp, __u64 *ret_set_bytes, __u64 *ret_total_byte
 {
 	struct dp_gen g = DP_GEN_INIT;
 	__u64 set = 0, total = 0, m;
-	__u32 active;
 	int r;
 
-	r = dp_active_slot(dp, &active);
-	if (r)
-		return r;
-	r = dp_gen_open(dp, active, &g);
+	r = dp_gen_open_running(dp, &g);
 	if (!r) {
-		int fds[] = {g.policies, g.maglev};
+		int fds[] = {g.policies, g.maglev, g.prefixes, g.clients};
 
-		for (size_t i = 0; i < 2 && !r; i++) {
+		for (size_t i = 0; i < 4 && !r; i++) {
+			if (fds[i] < 0)
+				continue;
 			r = map_memlock(fds[i], &m);
 			set += m;
 		}

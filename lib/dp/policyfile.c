@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/in.h>
+#include <sys/socket.h>
 #include <yaml.h>
 
 #include "maglev.h"
@@ -20,7 +21,8 @@ struct pf_ctx {
 	yaml_document_t *doc;
 	char *err;
 	size_t errlen;
-	yaml_node_t **targets; /* each policy's slb or pool node, for later errors */
+	yaml_node_t **targets;	     /* each policy's slb or pool node, for later errors */
+	yaml_node_t ***rule_targets; /* and each of its client rules' */
 };
 
 static int fail(struct pf_ctx *c, const yaml_node_t *n, const char *fmt, ...)
@@ -145,8 +147,84 @@ static int slb_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *ob
 struct pol {
 	struct vsn_dp_policy p;
 	bool has_id, has_vip, has_proto;
-	yaml_node_t *target; /* the slb or pool field: exactly one */
+	yaml_node_t *target;	    /* the slb or pool field: exactly one */
+	yaml_node_t **rule_targets; /* each client rule's slb or pool field */
 };
+
+struct rule {
+	struct vsn_dp_client r;
+	yaml_node_t *target;
+	bool has_from;
+};
+
+static int rule_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct rule *r = obj;
+	const char *str = scalar(v);
+	unsigned int plen;
+
+	if (!strcmp(key, "from")) {
+		r->has_from = true;
+		if (!str || vsn_prefix_parse(str, &r->r.prefix, &plen))
+			return fail(c, v,
+				    "from: expected a client prefix ADDRESS/LENGTH with no host "
+				    "bits set");
+		r->r.plen = (__u8)plen;
+		return 0;
+	}
+	if (r->target)
+		return fail(c, v, "client rule: give 'slb' or 'pool', not both");
+	r->target = v;
+	if (!strcmp(key, "pool"))
+		return get_u32(c, v, "pool", 1, UINT32_MAX - 1, &r->r.pool_id);
+	return get_u32(c, v, "slb", 1, UINT32_MAX - 1, &r->r.slb_id);
+}
+
+static const char *const rule_fields[] = {"from", "slb", "pool", NULL};
+
+/* A policy's client-source rules; pools they name are checked with the policies'. */
+static int parse_clients(struct pf_ctx *c, yaml_node_t *seq, struct pol *p)
+{
+	struct vsn_dp_client *rules;
+	size_t n;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "clients: expected a list");
+	n = seq->data.sequence.items.top - seq->data.sequence.items.start;
+	if (n > VSN_DP_MAX_CLIENTS)
+		return fail(c, seq, "clients: at most %d rules, not %zu", VSN_DP_MAX_CLIENTS, n);
+	if (p->p.clients)
+		return fail(c, seq, "clients: given twice");
+	rules = calloc(n ? n : 1, sizeof(*rules));
+	p->rule_targets = calloc(n ? n : 1, sizeof(*p->rule_targets));
+	if (!rules || !p->rule_targets) {
+		free(rules);
+		return -ENOMEM;
+	}
+	p->p.clients = rules;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item =
+			yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+		struct rule r = {0};
+		int e;
+
+		e = each_field(c, item, "client rule", rule_fields, rule_field, &r);
+		if (e)
+			return e;
+		if (!r.has_from)
+			return fail(c, item, "client rule: 'from' is required");
+		if (!r.target)
+			return fail(c, item, "client rule: 'slb' or 'pool' is required");
+		for (size_t j = 0; j < i; j++)
+			if (rules[j].plen == r.r.plen &&
+			    vsn_addr_equal(&rules[j].prefix, &r.r.prefix))
+				return fail(c, item, "client rule: this prefix is given twice");
+		rules[i] = r.r;
+		p->p.n_clients++;
+		p->rule_targets[i] = r.target;
+	}
+	return 0;
+}
 
 static int policy_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *obj)
 {
@@ -160,9 +238,22 @@ static int policy_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void 
 	if (!strcmp(key, "service"))
 		return get_u32(c, v, "service", 0, UINT32_MAX - 1, &p->p.service_id);
 	if (!strcmp(key, "vip")) {
+		unsigned int plen;
+
 		p->has_vip = true;
-		return get_addr(c, v, "vip", &p->p.vip);
+		if (!str || vsn_prefix_parse(str, &p->p.vip, &plen))
+			return fail(c, v,
+				    "vip: expected an address or a prefix ADDRESS/LENGTH with no "
+				    "host bits set, not '%s'",
+				    str ? str : "a list or mapping");
+		/* A full-length prefix is one address. */
+		p->p.vip_plen = plen == (p->p.vip.family == AF_INET ? 32u : 128u) ? 0 : plen;
+		if (plen == 0)
+			return fail(c, v, "vip: a /0 prefix would take every address");
+		return 0;
 	}
+	if (!strcmp(key, "clients"))
+		return parse_clients(c, v, p);
 	if (!strcmp(key, "proto")) {
 		p->has_proto = true;
 		if (str && !strcmp(str, "tcp"))
@@ -275,8 +366,8 @@ static int maglev_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void 
 }
 
 static const char *const slb_fields[] = {"id", "address", "forward", "state", NULL};
-static const char *const policy_fields[] = {"id",  "service", "vip",	   "proto", "port",
-					    "slb", "pool",    "on_change", NULL};
+static const char *const policy_fields[] = {"id",  "service", "vip",	   "proto",   "port",
+					    "slb", "pool",    "on_change", "clients", NULL};
 static const char *const pool_fields[] = {"id", "members", NULL};
 static const char *const maglev_fields[] = {"size", "seed", NULL};
 static const char *const top_fields[] = {"generation", "maglev", "slbs", "pools", "policies", NULL};
@@ -316,18 +407,25 @@ static int parse_pools(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyfile
 }
 
 /* Each policy's pool is one the file defines (pools may come after policies). */
+static bool pool_defined(const struct vsn_policyfile *pf, __u32 id)
+{
+	for (size_t j = 0; j < pf->n_pools; j++)
+		if (pf->pools[j].pool.id == id)
+			return true;
+	return false;
+}
+
 static int check_pool_refs(struct pf_ctx *c, const struct vsn_policyfile *pf)
 {
 	for (size_t i = 0; i < pf->n_policies; i++) {
-		size_t j;
+		const struct vsn_dp_policy *p = &pf->policies[i];
 
-		if (!pf->policies[i].pool_id)
-			continue;
-		for (j = 0; j < pf->n_pools && pf->pools[j].pool.id != pf->policies[i].pool_id; j++)
-			;
-		if (j == pf->n_pools)
-			return fail(c, c->targets[i], "pool %u is not defined",
-				    pf->policies[i].pool_id);
+		if (p->pool_id && !pool_defined(pf, p->pool_id))
+			return fail(c, c->targets[i], "pool %u is not defined", p->pool_id);
+		for (size_t j = 0; j < p->n_clients; j++)
+			if (p->clients[j].pool_id && !pool_defined(pf, p->clients[j].pool_id))
+				return fail(c, c->rule_targets[i][j], "pool %u is not defined",
+					    p->clients[j].pool_id);
 	}
 	return 0;
 }
@@ -365,6 +463,22 @@ static int parse_slbs(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyfile 
 	return 0;
 }
 
+/* Check one parsed policy; r or 0. Its client rules' family is the VIP's. */
+static int policy_done(struct pf_ctx *c, yaml_node_t *item, const struct pol *p)
+{
+	if (!p->has_vip)
+		return fail(c, item, "policy: 'vip' is required");
+	if (!p->has_proto)
+		return fail(c, item, "policy: 'proto' is required");
+	if (!p->target)
+		return fail(c, item, "policy: 'slb' or 'pool' is required");
+	for (size_t j = 0; j < p->p.n_clients; j++)
+		if (p->p.clients[j].prefix.family != p->p.vip.family)
+			return fail(c, p->rule_targets[j],
+				    "client rule: its prefix is of another family than the VIP");
+	return 0;
+}
+
 static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyfile *pf)
 {
 	size_t n;
@@ -375,7 +489,8 @@ static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyf
 	pf->policies = calloc(n ? n : 1, sizeof(*pf->policies));
 	pf->policy_lines = calloc(n ? n : 1, sizeof(*pf->policy_lines));
 	c->targets = calloc(n ? n : 1, sizeof(*c->targets));
-	if (!pf->policies || !pf->policy_lines || !c->targets)
+	c->rule_targets = calloc(n ? n : 1, sizeof(*c->rule_targets));
+	if (!pf->policies || !pf->policy_lines || !c->targets || !c->rule_targets)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item =
@@ -384,25 +499,23 @@ static int parse_policies(struct pf_ctx *c, yaml_node_t *seq, struct vsn_policyf
 		int r;
 
 		r = each_field(c, item, "policy", policy_fields, policy_field, &p);
+		/* The policy and its rules are the file's from here, freed with it. */
+		pf->policies[i] = p.p;
+		c->rule_targets[i] = p.rule_targets;
+		pf->n_policies++;
+		if (!r)
+			r = policy_done(c, item, &p);
 		if (r)
 			return r;
-		if (!p.has_vip)
-			return fail(c, item, "policy: 'vip' is required");
-		if (!p.has_proto)
-			return fail(c, item, "policy: 'proto' is required");
-		if (!p.target)
-			return fail(c, item, "policy: 'slb' or 'pool' is required");
 		/* Without an id, a policy counts under its 1-based position. */
 		if (!p.has_id)
-			p.p.policy_id = i + 1;
+			pf->policies[i].policy_id = i + 1;
 		for (size_t j = 0; p.has_id && j < i; j++)
 			if (pf->policies[j].policy_id == p.p.policy_id)
 				return fail(c, item, "policy id %u is already used at line %d",
 					    p.p.policy_id, pf->policy_lines[j]);
-		pf->policies[i] = p.p;
 		pf->policy_lines[i] = item->start_mark.line + 1;
 		c->targets[i] = p.target;
-		pf->n_policies++;
 	}
 	return 0;
 }
@@ -453,6 +566,9 @@ int vsn_policyfile_parse(const char *name, const char *text, size_t len, struct 
 	if (!r)
 		r = check_pool_refs(&c, &pf);
 	free(c.targets);
+	for (size_t i = 0; c.rule_targets && i < pf.n_policies; i++)
+		free(c.rule_targets[i]);
+	free(c.rule_targets);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	if (r) {
@@ -468,6 +584,8 @@ void vsn_policyfile_free(struct vsn_policyfile *pf)
 	for (size_t i = 0; i < pf->n_pools; i++)
 		free((void *)pf->pools[i].pool.members);
 	free(pf->pools);
+	for (size_t i = 0; i < pf->n_policies; i++)
+		free((void *)pf->policies[i].clients);
 	free(pf->slbs);
 	free(pf->policies);
 	free(pf->policy_lines);

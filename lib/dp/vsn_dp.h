@@ -132,9 +132,31 @@ enum vsn_on_change {
 const char *vsn_on_change_name(enum vsn_on_change c);
 int vsn_on_change_parse(const char *s, enum vsn_on_change *ret);
 
+/*
+ * A client-source rule of a policy: packets whose source is in prefix/plen
+ * go to its own SLB or pool. Of a policy's rules, the longest match wins;
+ * none: the policy's own destination. The prefix's family is the VIP's.
+ */
+struct vsn_dp_client {
+	struct vsn_addr prefix; /* network address: host bits zero */
+	__u8 plen;		/* 0 .. 32 (IPv4) or 128 (IPv6) */
+	__u32 slb_id;		/* one SLB, or 0 with pool_id */
+	__u32 pool_id;		/* a pool of the set, or 0 with slb_id */
+};
+
+/* Most client-source rules one policy holds. */
+#define VSN_DP_MAX_CLIENTS 4096
+
 /* One packet forwarding policy: VIP [+ protocol and port] -> SLB or pool. */
 struct vsn_dp_policy {
 	struct vsn_addr vip;
+	/*
+	 * 0: vip is one address. Else vip/vip_plen is a VIP prefix (1 .. 31
+	 * for IPv4, 1 .. 127 for IPv6; vip its network address): it serves
+	 * every address in it that no more specific VIP or prefix serves for
+	 * the packet's protocol and port; the longest prefix wins.
+	 */
+	__u8 vip_plen;
 	__u8 proto;	  /* IPPROTO_TCP or IPPROTO_UDP */
 	__u16 port;	  /* host order; 0 = any port */
 	__u32 slb_id;	  /* one SLB, or 0 with pool_id */
@@ -142,6 +164,8 @@ struct vsn_dp_policy {
 	__u32 service_id; /* counter index, < max_services */
 	__u32 policy_id;  /* counter index, < max_policies; stable across sets */
 	enum vsn_on_change on_change;
+	size_t n_clients; /* client-source rules, 0 .. VSN_DP_MAX_CLIENTS */
+	const struct vsn_dp_client *clients;
 };
 
 struct vsn_dp_pool_member {
@@ -201,7 +225,10 @@ struct vsn_dp_set {
  * in all (no index); -ENOENT: an SLB that is neither in the set nor defined,
  * or a pool not in the set; -ERANGE: an id beyond a capacity;
  * -EAFNOSUPPORT: a policy whose VIP family differs from one of its ipip
- * SLBs' (ipip is 4-in-4 and 6-in-6).
+ * SLBs' (ipip is 4-in-4 and 6-in-6), or from one of its client rules'.
+ * A VIP prefix whose host bits are not zero, a prefix length out of range,
+ * a client rule with both or neither of slb_id and pool_id, or one prefix
+ * twice in a policy's rules: -EINVAL (the policy's index).
  */
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
 

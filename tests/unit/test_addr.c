@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,12 +64,43 @@ static void v4_maps_into_v6_key_and_back(void **state)
 	assert_false(vsn_addr_equal(&a, &b));
 }
 
+static void parses_prefixes(void **state)
+{
+	struct vsn_addr a;
+	unsigned int plen;
+
+	assert_int_equal(vsn_prefix_parse("10.1.0.0/16", &a, &plen), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_int_equal(plen, 16);
+	assert_int_equal(a.bytes[0], 10);
+	assert_int_equal(a.bytes[1], 1);
+	assert_int_equal(vsn_prefix_parse("2001:db8::/32", &a, &plen), 0);
+	assert_int_equal(a.family, AF_INET6);
+	assert_int_equal(plen, 32);
+	assert_int_equal(vsn_prefix_parse("192.0.2.7", &a, &plen), 0);
+	assert_int_equal(plen, 32);
+	assert_int_equal(vsn_prefix_parse("2001:db8::1", &a, &plen), 0);
+	assert_int_equal(plen, 128);
+	assert_int_equal(vsn_prefix_parse("0.0.0.0/0", &a, &plen), 0);
+	assert_int_equal(plen, 0);
+	/* Host bits set, lengths out of range, junk. */
+	assert_int_equal(vsn_prefix_parse("10.1.0.1/16", &a, &plen), -EINVAL);
+	assert_int_equal(vsn_prefix_parse("10.1.0.0/33", &a, &plen), -EINVAL);
+	assert_int_equal(vsn_prefix_parse("2001:db8::/129", &a, &plen), -EINVAL);
+	assert_int_equal(vsn_prefix_parse("10.1.0.0/", &a, &plen), -EINVAL);
+	assert_int_equal(vsn_prefix_parse("10.1.0.0/-1", &a, &plen), -EINVAL);
+	assert_int_equal(vsn_prefix_parse("10.1.0.0/1x", &a, &plen), -EINVAL);
+	assert_int_equal(vsn_prefix_parse("host/8", &a, &plen), -EINVAL);
+	assert_int_equal(vsn_prefix_parse(NULL, &a, &plen), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_both_families),
 		cmocka_unit_test(refuses_what_is_no_address),
 		cmocka_unit_test(v4_maps_into_v6_key_and_back),
+		cmocka_unit_test(parses_prefixes),
 	};
 
 	return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
