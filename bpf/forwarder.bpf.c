@@ -288,6 +288,91 @@ static __always_inline int transmit(struct xdp_md *ctx, const struct vsn_slb *sl
 	return verdict(r, action, bytes);
 }
 
+/* The fragment-table key of p's datagram. */
+static __always_inline void frag_key(const struct vsn_pkt *p, struct vsn_frag_key *k)
+{
+	__builtin_memcpy(k->src, p->fk.src, 16);
+	__builtin_memcpy(k->dst, p->fk.dst, 16);
+	k->id = p->frag_id;
+	k->proto = p->fk.proto;
+}
+
+/* Is p's destination a VIP or in a VIP prefix of this generation? */
+static __always_inline int is_vip(void *policies, __u32 active, __u32 *slot, struct vsn_pkt *p)
+{
+	struct vsn_prefix_key pk = {.prefixlen = 128};
+	void *prefixes;
+
+	p->key.proto = 0;
+	p->key.port = 0;
+	if (bpf_map_lookup_elem(policies, &p->key))
+		return 1;
+	if (!(active & VSN_ACTIVE_PREFIXES))
+		return 0;
+	prefixes = bpf_map_lookup_elem(&vsn_prefix_slots, slot);
+	if (!prefixes)
+		return 0;
+	__builtin_memcpy(pk.addr, p->key.addr, 16);
+	return bpf_map_lookup_elem(prefixes, &pk) != NULL;
+}
+
+/* Send p to SLB slb_id under dest d: rewrite or encapsulate, then transmit. */
+static __always_inline int forward_to(struct xdp_md *ctx, struct vsn_pkt *p, __u32 slb_id,
+				      const struct vsn_dest *d, __u64 bytes)
+{
+	const struct vsn_slb *slb;
+	__u32 zero = 0;
+	int r;
+
+	slb = bpf_map_lookup_elem(&vsn_slbs, &slb_id);
+	if (!slb_usable(slb))
+		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
+
+	if (slb->forward == VSN_FORWARD_IPIP) {
+		__u32 outer_len = p->is_v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+		const struct vsn_config *cfg = bpf_map_lookup_elem(&vsn_config, &zero);
+
+		if (!cfg || !(cfg->flags & (p->is_v6 ? VSN_CFG_UNDERLAY6 : VSN_CFG_UNDERLAY4)))
+			return verdict(VSN_DROP_NO_UNDERLAY, XDP_DROP, bytes);
+		r = ipip_check_and_hop(ctx, p, slb, outer_len);
+		if (r)
+			return verdict(r, vsn_reason_drops(r) ? XDP_DROP : XDP_PASS, bytes);
+		r = ipip_encap(ctx, p, slb, cfg, outer_len);
+		if (r)
+			return verdict(r, XDP_DROP, bytes);
+	} else {
+		__builtin_memcpy(p->eth->h_dest, slb->dmac, ETH_ALEN);
+		__builtin_memcpy(p->eth->h_source, slb->smac, ETH_ALEN);
+	}
+	return transmit(ctx, slb, slb_id, d, bytes);
+}
+
+/*
+ * A later fragment goes where its datagram's first fragment went. One that
+ * arrives first cannot be matched (it has no ports): to a VIP it is dropped
+ * and counted, the sender's reassembly timer makes it retransmit; to any
+ * other address it is passed untouched.
+ */
+static __always_inline int later_fragment(struct xdp_md *ctx, struct vsn_pkt *p, void *policies,
+					  __u32 active, __u32 *slot, __u64 bytes)
+{
+	struct vsn_dest d = {.flags = VSN_DEST_VALID};
+	const struct vsn_frag *fr;
+	struct vsn_frag_key k;
+
+	frag_key(p, &k);
+	fr = bpf_map_lookup_elem(&vsn_frags, &k);
+	if (!fr) {
+		if (is_vip(policies, active, slot, p))
+			return verdict(VSN_DROP_FRAG_UNMATCHED, XDP_DROP, bytes);
+		return verdict(VSN_PASS_FRAGMENT, XDP_PASS, bytes);
+	}
+	d.target = fr->slb_id;
+	d.policy_id = fr->policy_id;
+	d.service_id = fr->service_id;
+	return forward_to(ctx, p, fr->slb_id, &d, bytes);
+}
+
 SEC("xdp")
 int vsn_forward(struct xdp_md *ctx)
 {
@@ -295,7 +380,6 @@ int vsn_forward(struct xdp_md *ctx)
 	const struct vsn_slot_info *info;
 	const struct vsn_dest *dest;
 	struct vsn_dest d;
-	const struct vsn_slb *slb;
 	struct vsn_pkt p = {};
 	__u32 zero = 0, *active, slot, slb_id;
 	void *policies, *table;
@@ -313,6 +397,8 @@ int vsn_forward(struct xdp_md *ctx)
 	policies = bpf_map_lookup_elem(&vsn_policy_slots, &slot);
 	if (!policies)
 		return verdict(VSN_PASS_NO_VIP, XDP_PASS, bytes);
+	if (p.frag == VSN_FRAG_LATER)
+		return later_fragment(ctx, &p, policies, *active, &slot, bytes);
 
 	dest = match(policies, *active, &slot, &p, &r);
 	if (!dest)
@@ -331,25 +417,12 @@ int vsn_forward(struct xdp_md *ctx)
 	slb_id = pick(table, info, &d, &p, &r);
 	if (!slb_id)
 		return verdict(r, XDP_DROP, bytes);
-	slb = bpf_map_lookup_elem(&vsn_slbs, &slb_id);
-	if (!slb_usable(slb))
-		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
+	if (p.frag == VSN_FRAG_FIRST) {
+		struct vsn_frag fr = {slb_id, d.policy_id, d.service_id, 0};
+		struct vsn_frag_key k;
 
-	if (slb->forward == VSN_FORWARD_IPIP) {
-		__u32 outer_len = p.is_v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
-		const struct vsn_config *cfg = bpf_map_lookup_elem(&vsn_config, &zero);
-
-		if (!cfg || !(cfg->flags & (p.is_v6 ? VSN_CFG_UNDERLAY6 : VSN_CFG_UNDERLAY4)))
-			return verdict(VSN_DROP_NO_UNDERLAY, XDP_DROP, bytes);
-		r = ipip_check_and_hop(ctx, &p, slb, outer_len);
-		if (r)
-			return verdict(r, vsn_reason_drops(r) ? XDP_DROP : XDP_PASS, bytes);
-		r = ipip_encap(ctx, &p, slb, cfg, outer_len);
-		if (r)
-			return verdict(r, XDP_DROP, bytes);
-	} else {
-		__builtin_memcpy(p.eth->h_dest, slb->dmac, ETH_ALEN);
-		__builtin_memcpy(p.eth->h_source, slb->smac, ETH_ALEN);
+		frag_key(&p, &k);
+		bpf_map_update_elem(&vsn_frags, &k, &fr, BPF_ANY);
 	}
-	return transmit(ctx, slb, slb_id, &d, bytes);
+	return forward_to(ctx, &p, slb_id, &d, bytes);
 }

@@ -119,6 +119,14 @@ struct {
 	__type(value, struct vsn_flow);
 } vsn_flows SEC(".maps");
 
+/* The fragment table: a datagram's later fragments follow its first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VSN_FRAG_ENTRIES);
+	__type(key, struct vsn_frag_key);
+	__type(value, struct vsn_frag);
+} vsn_frags SEC(".maps");
+
 /* Per CPU: the current one-second window of connection-table inserts. */
 struct vsn_flow_budget {
 	__u64 window_ns;

@@ -54,6 +54,20 @@ struct vsn_pkt {
 	__u32 l3_len; /* IP datagram length, header included */
 	__u32 flow;   /* cheap hash of addresses and ports, for outer entropy */
 	__u8 is_v6;
+	__u8 frag;     /* VSN_FRAG_*: which fragment of a datagram, if any */
+	__u32 frag_id; /* with frag: the datagram's identification */
+};
+
+#define VSN_FRAG_NONE 0
+#define VSN_FRAG_FIRST 1 /* offset 0, more to come: ports present */
+#define VSN_FRAG_LATER 2 /* offset > 0: no transport header */
+
+/* IPv6 fragment header (RFC 8200 4.5). */
+struct vsn_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off; /* offset << 3 | M */
+	__be32 id;
 };
 
 static __always_inline int parse_eth(struct hdr_cursor *c, struct vsn_pkt *p, __u16 *ret_proto)
@@ -98,8 +112,12 @@ static __always_inline int parse_ip4(struct hdr_cursor *c, struct vsn_pkt *p, __
 	/* Options are skipped, not interpreted; the total length must fit. */
 	if (c->pos + hlen > c->end || tot < hlen || c->pos + tot > c->end)
 		return VSN_PASS_MALFORMED_IP4;
-	if (ip->frag_off & bpf_htons(VSN_IP_MF | VSN_IP_OFFSET))
-		return VSN_PASS_FRAGMENT;
+	/* The first fragment carries the ports; the others follow it (vsn_frags). */
+	if (ip->frag_off & bpf_htons(VSN_IP_OFFSET))
+		p->frag = VSN_FRAG_LATER;
+	else if (ip->frag_off & bpf_htons(VSN_IP_MF))
+		p->frag = VSN_FRAG_FIRST;
+	p->frag_id = ip->id;
 
 	/* v4-mapped: ::ffff:a.b.c.d, so both families share one table. */
 	__builtin_memset(p->key.addr, 0, 10);
@@ -156,8 +174,25 @@ static __always_inline int parse_ip6(struct hdr_cursor *c, struct vsn_pkt *p, __
 		    nexthdr != VSN_NEXTHDR_DEST && nexthdr != VSN_NEXTHDR_AUTH &&
 		    nexthdr != VSN_NEXTHDR_FRAGMENT)
 			break;
-		if (nexthdr == VSN_NEXTHDR_FRAGMENT)
-			return VSN_PASS_FRAGMENT;
+		if (nexthdr == VSN_NEXTHDR_FRAGMENT) {
+			struct vsn_frag_hdr *fh = c->pos;
+			__u16 off;
+
+			if (!CURSOR_FITS(c, fh + 1))
+				return VSN_PASS_MALFORMED_EXTHDR;
+			off = bpf_ntohs(fh->frag_off);
+			p->frag_id = fh->id;
+			nexthdr = fh->nexthdr;
+			c->pos = fh + 1;
+			/* Offset 0 without M is an atomic fragment: a whole datagram. */
+			if (off & 0xfff8) {
+				p->frag = VSN_FRAG_LATER;
+				break;
+			}
+			if (off & 1)
+				p->frag = VSN_FRAG_FIRST;
+			continue;
+		}
 		opt = c->pos;
 		if (!CURSOR_FITS(c, opt + 1))
 			return VSN_PASS_MALFORMED_EXTHDR;
@@ -172,11 +207,11 @@ static __always_inline int parse_ip6(struct hdr_cursor *c, struct vsn_pkt *p, __
 		c->pos += len;
 		nexthdr = opt->nexthdr;
 	}
-	if (nexthdr == VSN_NEXTHDR_HOP || nexthdr == VSN_NEXTHDR_ROUTING ||
-	    nexthdr == VSN_NEXTHDR_DEST || nexthdr == VSN_NEXTHDR_AUTH)
+	if (p->frag != VSN_FRAG_LATER &&
+	    (nexthdr == VSN_NEXTHDR_HOP || nexthdr == VSN_NEXTHDR_ROUTING ||
+	     nexthdr == VSN_NEXTHDR_DEST || nexthdr == VSN_NEXTHDR_AUTH ||
+	     nexthdr == VSN_NEXTHDR_FRAGMENT))
 		return VSN_PASS_EXTHDR_DEPTH;
-	if (nexthdr == VSN_NEXTHDR_FRAGMENT)
-		return VSN_PASS_FRAGMENT;
 	*ret_l4 = nexthdr;
 	return 0;
 }
@@ -232,6 +267,12 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct vsn_pkt *p)
 		return VSN_PASS_NOT_IP;
 	if (r)
 		return r;
+	/* A later fragment has no transport header: it is matched by vsn_frags. */
+	if (p->frag == VSN_FRAG_LATER) {
+		p->key.proto = l4;
+		p->fk.proto = l4;
+		return 0;
+	}
 	return parse_l4(&c, p, l4);
 }
 

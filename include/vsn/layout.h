@@ -49,7 +49,7 @@ enum vsn_reason {
 	VSN_PASS_EXTHDR_DEPTH,	/* more IPv6 extension headers than VSN_MAX_EXTHDRS */
 	VSN_PASS_MALFORMED_EXTHDR, /* an IPv6 extension header truncated */
 	VSN_PASS_IP6_ROUTING,	   /* routing header with segments left: the address is not final */
-	VSN_PASS_FRAGMENT,	   /* IPv4 or IPv6 fragment (no L4 header to match on) */
+	VSN_PASS_FRAGMENT,	   /* a later fragment of no VIP flow: its address is no VIP */
 	VSN_PASS_NOT_TCP_UDP,	   /* another transport protocol */
 	VSN_PASS_MALFORMED_L4,	   /* TCP/UDP header truncated, TCP data offset < 5 */
 	VSN_PASS_TTL_EXCEEDED,	   /* ipip: TTL / hop limit would reach 0; the kernel answers */
@@ -58,9 +58,10 @@ enum vsn_reason {
 	VSN_DROP_NO_POLICY, /* VIP known, no policy for this protocol/port */
 	VSN_DROP_SLB_DOWN,  /* no SLB of the destination can take the flow (down, or drain for a new
 			       flow) */
-	VSN_DROP_NO_NEXTHOP,  /* the destination SLB is unknown or its next hop unresolved */
-	VSN_DROP_NO_UNDERLAY, /* ipip: no underlay source address of the SLB's family */
-	VSN_DROP_ENCAP_ERROR, /* ipip: the kernel refused room for the outer header */
+	VSN_DROP_NO_NEXTHOP,	 /* the destination SLB is unknown or its next hop unresolved */
+	VSN_DROP_NO_UNDERLAY,	 /* ipip: no underlay source address of the SLB's family */
+	VSN_DROP_ENCAP_ERROR,	 /* ipip: the kernel refused room for the outer header */
+	VSN_DROP_FRAG_UNMATCHED, /* a later fragment to a VIP whose first fragment was not seen */
 	VSN_REASON_MAX,
 };
 
@@ -234,6 +235,29 @@ struct vsn_flow_key {
 	__u32 ports; /* vsn_flow_ports(source, destination) */
 	__u32 proto;
 };
+
+/*
+ * Key of the fragment table: the later fragments of a datagram carry no
+ * ports, so they follow the first by (source, VIP, protocol, fragment id).
+ * Addresses as in vsn_flow_key.
+ */
+struct vsn_frag_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u32 id; /* IPv4: the 16-bit identification; IPv6: the fragment header's */
+	__u32 proto;
+};
+
+/* Value of the fragment table: what the first fragment matched. */
+struct vsn_frag {
+	__u32 slb_id;
+	__u32 policy_id;
+	__u32 service_id;
+	__u32 pad;
+};
+
+/* Entries of the fragment table (an LRU): datagrams being fragmented at once. */
+#define VSN_FRAG_ENTRIES 16384
 
 /* Value of the connection table: where the flow goes. */
 struct vsn_flow {

@@ -43,6 +43,7 @@ const char *const dp_map_names[DP_MAP_MAX] = {
 	[DP_MAP_CNT_FLOW] = "vsn_cnt_flow",
 	[DP_MAP_PREFIX_SLOTS] = "vsn_prefix_slots",
 	[DP_MAP_CLIENT_SLOTS] = "vsn_client_slots",
+	[DP_MAP_FRAGS] = "vsn_frags",
 };
 
 int dp_lock(struct vsn_dp *dp)

@@ -27,6 +27,7 @@ static const char *const reason_names[VSN_REASON_MAX] = {
 	[VSN_DROP_NO_NEXTHOP] = "drop_no_nexthop",
 	[VSN_DROP_NO_UNDERLAY] = "drop_no_underlay",
 	[VSN_DROP_ENCAP_ERROR] = "drop_encap_error",
+	[VSN_DROP_FRAG_UNMATCHED] = "drop_frag_unmatched",
 };
 
 static const char *const flow_event_names[VSN_FLOW_EVENT_MAX] = {

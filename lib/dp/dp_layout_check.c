@@ -26,5 +26,7 @@ _Static_assert(sizeof(struct vsn_client_key) == 24, "vsn_client_key size");
 _Static_assert(sizeof(struct vsn_prefix_match) == 144, "vsn_prefix_match size");
 _Static_assert(sizeof(struct vsn_flow_key) == 40, "vsn_flow_key size");
 _Static_assert(sizeof(struct vsn_flow) == 8, "vsn_flow size");
+_Static_assert(sizeof(struct vsn_frag_key) == 40, "vsn_frag_key size");
+_Static_assert(sizeof(struct vsn_frag) == 16, "vsn_frag size");
 _Static_assert(sizeof(struct vsn_pool_word) == 8, "vsn_pool_word size");
 _Static_assert(VSN_LAYOUT_VERSION == 3, "bump the asserts with the layout version");

@@ -332,7 +332,10 @@ static const struct ipip_case cases[] = {
 	{"v4 tcp/80 to no VIP", V4_TCP(.daddr = "192.0.2.99"), PASS(NO_VIP)},
 	{"v4 tcp to a udp-only ipip VIP: no policy",
 	 V4_UDP(.daddr = VIP4_ROUTE_MTU, .l4 = IPPROTO_TCP), DROP(NO_POLICY)},
-	{"v4 fragment to an ipip VIP: passed", V4_TCP(.frag_off = 0x2000), PASS(FRAGMENT)},
+	{"v4 first fragment to an ipip VIP: encapsulated whole", V4_TCP(.frag_off = 0x2000),
+	 TX(slb1, 1, 1)},
+	{"v4 later fragment to an ipip VIP: follows the first", V4_TCP(.frag_off = 185),
+	 TX(slb1, 1, 1)},
 };
 
 /* Write the IP header fields the spec cannot express; ttl < 0 leaves the TTL. */
