@@ -222,6 +222,13 @@ static __always_inline __u32 pick(void *table, const struct vsn_slot_info *info,
 	__u32 keep = 0;
 
 	f = bpf_map_lookup_elem(&vsn_flows, &p->fk);
+	/* An ICMP error follows its flow; it never makes or changes an entry. */
+	if (p->icmp_err && f) {
+		slb = bpf_map_lookup_elem(&vsn_slbs, &f->slb_id);
+		if (slb && slb->state != VSN_SLB_DOWN)
+			return f->slb_id;
+		f = NULL;
+	}
 	if (f) {
 		__u32 id = f->slb_id;
 
@@ -255,6 +262,8 @@ static __always_inline __u32 pick(void *table, const struct vsn_slot_info *info,
 		*ret_reason = VSN_DROP_SLB_DOWN;
 		return 0;
 	}
+	if (p->icmp_err)
+		return nf.slb_id;
 	/* An entry to replace costs no room; a new one must fit the bound. */
 	if (f || insert_allowed()) {
 		bpf_map_update_elem(&vsn_flows, &p->fk, &nf, BPF_ANY);

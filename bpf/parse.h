@@ -55,6 +55,7 @@ struct vsn_pkt {
 	__u32 flow;   /* cheap hash of addresses and ports, for outer entropy */
 	__u8 is_v6;
 	__u8 frag;     /* VSN_FRAG_*: which fragment of a datagram, if any */
+	__u8 icmp_err; /* an ICMP error quoting a VIP flow: key and fk are that flow's */
 	__u32 frag_id; /* with frag: the datagram's identification */
 };
 
@@ -216,8 +217,77 @@ static __always_inline int parse_ip6(struct hdr_cursor *c, struct vsn_pkt *p, __
 	return 0;
 }
 
+#define VSN_ICMP_DEST_UNREACH 3
+#define VSN_ICMP_TIME_EXCEEDED 11
+#define VSN_ICMPV6_DEST_UNREACH 1
+#define VSN_ICMPV6_PKT_TOOBIG 2
+#define VSN_ICMPV6_TIME_EXCEED 3
+
+/* ICMP and ICMPv6 share this layout: type, code, checksum, 4 bytes. */
+struct vsn_icmp_hdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 un;
+};
+
+/*
+ * Is this an ICMP(v6) error about a packet a VIP sent (an SLB's reply, whose
+ * source is the VIP)? The quoted header must be whole and of TCP or UDP,
+ * with its ports; IPv6 quotes with extension headers are not followed.
+ * Then p becomes the quoted flow seen from the client's side: key is (VIP,
+ * protocol, VIP's port), fk is client -> VIP, so the error goes where the
+ * flow goes.
+ */
+static __always_inline int parse_icmp_error(struct hdr_cursor *c, struct vsn_pkt *p, __u8 l4)
+{
+	struct vsn_icmp_hdr *icmp = c->pos;
+	__be16 *ports;
+	__u8 proto;
+
+	if (!CURSOR_FITS(c, icmp + 1))
+		return VSN_PASS_MALFORMED_L4;
+	if (l4 == IPPROTO_ICMP
+		    ? icmp->type != VSN_ICMP_DEST_UNREACH && icmp->type != VSN_ICMP_TIME_EXCEEDED
+		    : icmp->type != VSN_ICMPV6_DEST_UNREACH &&
+			      icmp->type != VSN_ICMPV6_PKT_TOOBIG &&
+			      icmp->type != VSN_ICMPV6_TIME_EXCEED)
+		return VSN_PASS_NOT_TCP_UDP;
+	if (l4 == IPPROTO_ICMP) {
+		struct iphdr *in = (void *)(icmp + 1);
+
+		if (!CURSOR_FITS(c, in + 1) || in->version != 4 || in->ihl < 5)
+			return VSN_PASS_NOT_TCP_UDP;
+		ports = (void *)in + in->ihl * 4;
+		if (!CURSOR_FITS(c, ports + 2) || in->saddr != p->fk.dst[3])
+			return VSN_PASS_NOT_TCP_UDP;
+		proto = in->protocol;
+		p->fk.src[3] = in->daddr;
+	} else {
+		struct ipv6hdr *in = (void *)(icmp + 1);
+
+		ports = (void *)(in + 1);
+		if (!CURSOR_FITS(c, ports + 2) || in->version != 6 ||
+		    __builtin_memcmp(&in->saddr, p->fk.dst, 16))
+			return VSN_PASS_NOT_TCP_UDP;
+		proto = in->nexthdr;
+		__builtin_memcpy(p->fk.src, &in->daddr, 16);
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return VSN_PASS_NOT_TCP_UDP;
+	/* The quoted packet went VIP -> client: reverse its ports. */
+	p->key.port = ports[0];
+	p->fk.ports = vsn_flow_ports(ports[1], ports[0]);
+	p->key.proto = proto;
+	p->fk.proto = proto;
+	p->icmp_err = 1;
+	return 0;
+}
+
 static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u8 l4)
 {
+	if ((l4 == IPPROTO_ICMP && !p->is_v6) || (l4 == IPPROTO_ICMPV6 && p->is_v6))
+		return parse_icmp_error(c, p, l4);
 	if (l4 == IPPROTO_TCP) {
 		struct tcphdr *tcp = c->pos;
 
