@@ -22,6 +22,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "encap.h"
+#include "too_big.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -113,7 +114,8 @@ static __always_inline const struct vsn_dest *match(void *policies, __u32 active
 		return NULL;
 	__builtin_memcpy(pk.addr, p->key.addr, 16);
 	pm = bpf_map_lookup_elem(prefixes, &pk);
-	if (!pm)
+	/* An IPv6 prefix short enough to hold ::ffff:0:0/96 holds no IPv4 packet. */
+	if (!pm || (!p->is_v6 && pm->plen <= 96))
 		return NULL;
 	*ret_reason = VSN_DROP_NO_POLICY;
 	__builtin_memcpy(nk.addr, pm->net, 16);
@@ -310,6 +312,7 @@ static __always_inline void frag_key(const struct vsn_pkt *p, struct vsn_frag_ke
 static __always_inline int is_vip(void *policies, __u32 active, __u32 *slot, struct vsn_pkt *p)
 {
 	struct vsn_prefix_key pk = {.prefixlen = 128};
+	const struct vsn_prefix_match *pm;
 	void *prefixes;
 
 	p->key.proto = 0;
@@ -322,7 +325,8 @@ static __always_inline int is_vip(void *policies, __u32 active, __u32 *slot, str
 	if (!prefixes)
 		return 0;
 	__builtin_memcpy(pk.addr, p->key.addr, 16);
-	return bpf_map_lookup_elem(prefixes, &pk) != NULL;
+	pm = bpf_map_lookup_elem(prefixes, &pk);
+	return pm && (p->is_v6 || pm->plen > 96);
 }
 
 /* Send p to SLB slb_id under dest d: rewrite or encapsulate, then transmit. */
@@ -344,6 +348,11 @@ static __always_inline int forward_to(struct xdp_md *ctx, struct vsn_pkt *p, __u
 		if (!cfg || !(cfg->flags & (p->is_v6 ? VSN_CFG_UNDERLAY6 : VSN_CFG_UNDERLAY4)))
 			return verdict(VSN_DROP_NO_UNDERLAY, XDP_DROP, bytes);
 		r = ipip_check_and_hop(ctx, p, slb, outer_len);
+		if (r == VSN_PASS_TOO_BIG) {
+			r = vsn_too_big_reply(ctx, p->l3_off | (p->is_v6 ? VSN_REPLY_V6 : 0),
+					      p->l3_len, slb->mtu - outer_len, (__u32)bytes);
+			return verdict(VSN_REPLY_REASON(r), VSN_REPLY_ACTION(r), bytes);
+		}
 		if (r)
 			return verdict(r, vsn_reason_drops(r) ? XDP_DROP : XDP_PASS, bytes);
 		r = ipip_encap(ctx, p, slb, cfg, outer_len);
@@ -357,29 +366,29 @@ static __always_inline int forward_to(struct xdp_md *ctx, struct vsn_pkt *p, __u
 }
 
 /*
- * A later fragment goes where its datagram's first fragment went. One that
- * arrives first cannot be matched (it has no ports): to a VIP it is dropped
- * and counted, the sender's reassembly timer makes it retransmit; to any
- * other address it is passed untouched.
+ * A later fragment goes where its datagram's first fragment went: its SLB
+ * and dest into *ret_slb_id and *d, 0. One that arrives first cannot be
+ * matched (it has no ports): to a VIP it is dropped and counted, the
+ * sender's reassembly timer makes it retransmit; to any other address it is
+ * passed untouched. Returns that reason.
  */
-static __always_inline int later_fragment(struct xdp_md *ctx, struct vsn_pkt *p, void *policies,
-					  __u32 active, __u32 *slot, __u64 bytes)
+static __always_inline int later_fragment(struct vsn_pkt *p, void *policies, __u32 active,
+					  __u32 *slot, struct vsn_dest *d, __u32 *ret_slb_id)
 {
-	struct vsn_dest d = {.flags = VSN_DEST_VALID};
 	const struct vsn_frag *fr;
 	struct vsn_frag_key k;
 
 	frag_key(p, &k);
 	fr = bpf_map_lookup_elem(&vsn_frags, &k);
-	if (!fr) {
-		if (is_vip(policies, active, slot, p))
-			return verdict(VSN_DROP_FRAG_UNMATCHED, XDP_DROP, bytes);
-		return verdict(VSN_PASS_FRAGMENT, XDP_PASS, bytes);
-	}
-	d.target = fr->slb_id;
-	d.policy_id = fr->policy_id;
-	d.service_id = fr->service_id;
-	return forward_to(ctx, p, fr->slb_id, &d, bytes);
+	if (!fr)
+		return is_vip(policies, active, slot, p) ? VSN_DROP_FRAG_UNMATCHED
+							 : VSN_PASS_FRAGMENT;
+	d->target = fr->slb_id;
+	d->policy_id = fr->policy_id;
+	d->service_id = fr->service_id;
+	d->flags = VSN_DEST_VALID;
+	*ret_slb_id = fr->slb_id;
+	return 0;
 }
 
 SEC("xdp")
@@ -388,9 +397,9 @@ int vsn_forward(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	const struct vsn_slot_info *info;
 	const struct vsn_dest *dest;
-	struct vsn_dest d;
+	struct vsn_dest d = {};
 	struct vsn_pkt p = {};
-	__u32 zero = 0, *active, slot, slb_id;
+	__u32 zero = 0, *active, slot, slb_id = 0;
 	void *policies, *table;
 	int r;
 
@@ -406,32 +415,36 @@ int vsn_forward(struct xdp_md *ctx)
 	policies = bpf_map_lookup_elem(&vsn_policy_slots, &slot);
 	if (!policies)
 		return verdict(VSN_PASS_NO_VIP, XDP_PASS, bytes);
-	if (p.frag == VSN_FRAG_LATER)
-		return later_fragment(ctx, &p, policies, *active, &slot, bytes);
 
-	dest = match(policies, *active, &slot, &p, &r);
-	if (!dest)
-		return verdict(r, r == VSN_PASS_NO_VIP ? XDP_PASS : XDP_DROP, bytes);
-	/*
-	 * A copy on the stack: whichever of a dozen map values matched, the
-	 * verifier then sees one kind of dest below and prunes its paths.
-	 */
-	d = *client_rule(dest, *active, &slot, &p);
+	if (p.frag == VSN_FRAG_LATER) {
+		r = later_fragment(&p, policies, *active, &slot, &d, &slb_id);
+		if (r)
+			return verdict(r, r == VSN_PASS_FRAGMENT ? XDP_PASS : XDP_DROP, bytes);
+	} else {
+		dest = match(policies, *active, &slot, &p, &r);
+		if (!dest)
+			return verdict(r, r == VSN_PASS_NO_VIP ? XDP_PASS : XDP_DROP, bytes);
+		/*
+		 * A copy on the stack: whichever of a dozen map values matched,
+		 * the verifier then sees one kind of dest below and prunes.
+		 */
+		d = *client_rule(dest, *active, &slot, &p);
 
-	/* The same slot as the policies: the tables of the same generation. */
-	info = bpf_map_lookup_elem(&vsn_slot_info, &slot);
-	table = bpf_map_lookup_elem(&vsn_maglev_slots, &slot);
-	if (!info || !table)
-		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
-	slb_id = pick(table, info, &d, &p, &r);
-	if (!slb_id)
-		return verdict(r, XDP_DROP, bytes);
-	if (p.frag == VSN_FRAG_FIRST) {
-		struct vsn_frag fr = {slb_id, d.policy_id, d.service_id, 0};
-		struct vsn_frag_key k;
+		/* The same slot as the policies: the tables of the same generation. */
+		info = bpf_map_lookup_elem(&vsn_slot_info, &slot);
+		table = bpf_map_lookup_elem(&vsn_maglev_slots, &slot);
+		if (!info || !table)
+			return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
+		slb_id = pick(table, info, &d, &p, &r);
+		if (!slb_id)
+			return verdict(r, XDP_DROP, bytes);
+		if (p.frag == VSN_FRAG_FIRST) {
+			struct vsn_frag fr = {slb_id, d.policy_id, d.service_id, 0};
+			struct vsn_frag_key k;
 
-		frag_key(&p, &k);
-		bpf_map_update_elem(&vsn_frags, &k, &fr, BPF_ANY);
+			frag_key(&p, &k);
+			bpf_map_update_elem(&vsn_frags, &k, &fr, BPF_ANY);
+		}
 	}
 	return forward_to(ctx, &p, slb_id, &d, bytes);
 }

@@ -119,6 +119,20 @@ struct {
 	__type(value, struct vsn_flow);
 } vsn_flows SEC(".maps");
 
+/* Per CPU: room to build a too-big reply (the quote), and the replies' rate window. */
+struct vsn_reply_scratch {
+	__u8 quote[VSN_TOO_BIG_QUOTE];
+	__u64 window_ns;
+	__u64 sent;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vsn_reply_scratch);
+} vsn_reply_scratch SEC(".maps");
+
 /* The fragment table: a datagram's later fragments follow its first. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

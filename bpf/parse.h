@@ -268,7 +268,10 @@ static __always_inline int parse_icmp_error(struct hdr_cursor *c, struct vsn_pkt
 
 		ports = (void *)(in + 1);
 		if (!CURSOR_FITS(c, ports + 2) || in->version != 6 ||
-		    __builtin_memcmp(&in->saddr, p->fk.dst, 16))
+		    in->saddr.in6_u.u6_addr32[0] != p->fk.dst[0] ||
+		    in->saddr.in6_u.u6_addr32[1] != p->fk.dst[1] ||
+		    in->saddr.in6_u.u6_addr32[2] != p->fk.dst[2] ||
+		    in->saddr.in6_u.u6_addr32[3] != p->fk.dst[3])
 			return VSN_PASS_NOT_TCP_UDP;
 		proto = in->nexthdr;
 		__builtin_memcpy(p->fk.src, &in->daddr, 16);

@@ -39,6 +39,9 @@ enum vsn_reason {
 	/* Forwarded. */
 	VSN_FWD_TX = 0,	  /* out of the ingress interface (XDP_TX) */
 	VSN_FWD_REDIRECT, /* out of another interface (devmap) */
+	/* Answered: too big to encapsulate; a fragmentation-needed / packet-too-big reply went
+	   back. */
+	VSN_REPLY_TOO_BIG,
 	/* Passed to the kernel untouched. */
 	VSN_PASS_NO_VIP,	/* destination is no VIP: the common miss */
 	VSN_PASS_NOT_IP,	/* ethertype is neither IPv4 nor IPv6 */
@@ -62,6 +65,7 @@ enum vsn_reason {
 	VSN_DROP_NO_UNDERLAY,	 /* ipip: no underlay source address of the SLB's family */
 	VSN_DROP_ENCAP_ERROR,	 /* ipip: the kernel refused room for the outer header */
 	VSN_DROP_FRAG_UNMATCHED, /* a later fragment to a VIP whose first fragment was not seen */
+	VSN_DROP_TOO_BIG, /* too big to encapsulate, and the replies' rate bound was reached */
 	VSN_REASON_MAX,
 };
 
@@ -255,6 +259,13 @@ struct vsn_frag {
 	__u32 service_id;
 	__u32 pad;
 };
+
+/*
+ * Too-big replies: each quotes this many bytes of the packet (IP header
+ * first), and each CPU sends at most VSN_TOO_BIG_PER_CPU a second.
+ */
+#define VSN_TOO_BIG_QUOTE 128
+#define VSN_TOO_BIG_PER_CPU 100
 
 /* Entries of the fragment table (an LRU): datagrams being fragmented at once. */
 #define VSN_FRAG_ENTRIES 16384

@@ -44,6 +44,7 @@ const char *const dp_map_names[DP_MAP_MAX] = {
 	[DP_MAP_PREFIX_SLOTS] = "vsn_prefix_slots",
 	[DP_MAP_CLIENT_SLOTS] = "vsn_client_slots",
 	[DP_MAP_FRAGS] = "vsn_frags",
+	[DP_MAP_REPLY_SCRATCH] = "vsn_reply_scratch",
 };
 
 int dp_lock(struct vsn_dp *dp)

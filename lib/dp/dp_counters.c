@@ -8,6 +8,7 @@
 static const char *const reason_names[VSN_REASON_MAX] = {
 	[VSN_FWD_TX] = "fwd_tx",
 	[VSN_FWD_REDIRECT] = "fwd_redirect",
+	[VSN_REPLY_TOO_BIG] = "reply_too_big",
 	[VSN_PASS_NO_VIP] = "pass_no_vip",
 	[VSN_PASS_NOT_IP] = "pass_not_ip",
 	[VSN_PASS_MALFORMED_ETH] = "pass_malformed_eth",
@@ -28,6 +29,7 @@ static const char *const reason_names[VSN_REASON_MAX] = {
 	[VSN_DROP_NO_UNDERLAY] = "drop_no_underlay",
 	[VSN_DROP_ENCAP_ERROR] = "drop_encap_error",
 	[VSN_DROP_FRAG_UNMATCHED] = "drop_frag_unmatched",
+	[VSN_DROP_TOO_BIG] = "drop_too_big",
 };
 
 static const char *const flow_event_names[VSN_FLOW_EVENT_MAX] = {

@@ -251,8 +251,10 @@ vsn_topology_build() {
 
 	vsn_ns "$NS_NODE" sysctl -qw "net.ipv4.conf.$IF_NODE_CLIENT.rp_filter=0" \
 		"net.ipv4.conf.$IF_NODE_SLB.rp_filter=0" || return 1
-	# Checksums computed in software on every sending veth; GRO on where XDP redirects land.
+	# Checksums computed in software on every sending veth; GRO on where XDP redirects land, and
+	# on the client, where the node's XDP_TX replies (too big) land.
 	vsn_ns "$NS_CLIENT" ethtool -K eth0 tx off >/dev/null &&
+		vsn_ns "$NS_CLIENT" ethtool -K eth0 gro on >/dev/null &&
 		vsn_ns "$NS_NODE" ethtool -K "$IF_NODE_CLIENT" tx off >/dev/null &&
 		vsn_ns "$NS_NODE" ethtool -K "$IF_NODE_SLB" tx off >/dev/null &&
 		vsn_ns "$NS_SLB" ethtool -K eth0 tx off >/dev/null &&

@@ -42,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <linux/bpf.h>
@@ -284,8 +286,6 @@ static const struct ipip_case cases[] = {
 	 V4_UDP(.daddr = VIP4_MTU, .payload_len = 1453), PASS(TOO_BIG)},
 	{"mtu 1500: v4 tcp datagram of 1480 bytes with DF forwarded",
 	 V4_TCP(.daddr = VIP4_MTU, .payload_len = 1440, .frag_off = 0x4000), REDIR(slb5, 7, 3)},
-	{"mtu 1500: v4 tcp datagram of 1481 bytes with DF passed untouched",
-	 V4_TCP(.daddr = VIP4_MTU, .payload_len = 1441, .frag_off = 0x4000), PASS(TOO_BIG)},
 	{"mtu 1500: v4 tcp datagram of 1500 bytes passed untouched",
 	 V4_TCP(.daddr = VIP4_MTU, .payload_len = 1460), PASS(TOO_BIG)},
 	{"mtu 1500: 1480 bytes with 4 bytes of options forwarded",
@@ -301,20 +301,12 @@ static const struct ipip_case cases[] = {
 	 V4_UDP(.daddr = VIP4_MTU, .payload_len = 1453, .ttl = 1), PASS(TTL_EXCEEDED)},
 	{"mtu 1500: v6 udp datagram of 1460 bytes forwarded",
 	 V6_UDP(.daddr = VIP6_MTU, .payload_len = 1412), REDIR(slb6, 10, 4)},
-	{"mtu 1500: v6 udp datagram of 1461 bytes passed untouched",
-	 V6_UDP(.daddr = VIP6_MTU, .payload_len = 1413), PASS(TOO_BIG)},
 	{"mtu 1500: v6 tcp datagram of 1460 bytes forwarded",
 	 V6_TCP(.daddr = VIP6_MTU, .payload_len = 1400), REDIR(slb6, 9, 4)},
-	{"mtu 1500: v6 tcp datagram of 1461 bytes passed untouched",
-	 V6_TCP(.daddr = VIP6_MTU, .payload_len = 1401), PASS(TOO_BIG)},
 	{"mtu 1500: v6 1460 bytes with extension headers, one vlan tag: forwarded",
 	 V6_TCP(VLAN1, .daddr = VIP6_MTU, .n_ext = 2, .ext = {EXT(HOP), EXT(DEST, .hdrlen = 2)},
 		.payload_len = 1400 - 32),
 	 REDIR(slb6, 9, 4)},
-	{"mtu 1500: v6 1461 bytes with extension headers: passed untouched",
-	 V6_TCP(.daddr = VIP6_MTU, .n_ext = 2, .ext = {EXT(HOP), EXT(DEST, .hdrlen = 2)},
-		.payload_len = 1401 - 32),
-	 PASS(TOO_BIG)},
 	{"route mtu 1400: v4 udp datagram of 1380 bytes forwarded",
 	 V4_UDP(.daddr = VIP4_ROUTE_MTU, .payload_len = 1352), REDIR(slb7, 11, 5)},
 	{"route mtu 1400: v4 udp datagram of 1381 bytes passed untouched",
@@ -500,6 +492,138 @@ static void test_cases(void **state)
 }
 
 /* The SLB entries carry the egress MTU: the route's, else the interface's; 0 when static. */
+/* The ones' complement sum of len bytes (big-endian words), folded, not inverted. */
+static __u32 csum_add(const __u8 *b, size_t len, __u32 sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += b[i] << 8 | b[i + 1];
+	if (len & 1)
+		sum += b[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+static void put16(__u8 *p, __u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+/*
+ * The too-big reply to in, built here from RFC 792 / 4443 rather than from
+ * the forwarder: the MACs swapped, VLAN tags kept, an IPv4 (ICMP 3/4, the
+ * MTU in the low 16 bits) or IPv6 (ICMPv6 2/0) packet from the underlay
+ * address to the client quoting the first VSN_TOO_BIG_QUOTE bytes of in's
+ * IP datagram.
+ */
+static void too_big_want(const struct pkt *in, __u32 mtu, struct pkt *want)
+{
+	size_t l3 = pkt_mark(in, PKT_AT_L3);
+	const __u8 *oip = in->data + l3;
+	int v6 = oip[0] >> 4 == 6;
+	size_t hlen = v6 ? 40 : 20, icmp_len = 8 + VSN_TOO_BIG_QUOTE;
+	__u8 *ip = want->data + l3, *icmp = ip + hlen, a[16];
+	__u32 sum;
+
+	memset(want, 0, sizeof(*want));
+	memcpy(want->data, in->data, l3);
+	memcpy(want->data, in->data + 6, 6);
+	memcpy(want->data + 6, in->data, 6);
+	want->len = l3 + hlen + icmp_len;
+	if (v6) {
+		ip[0] = 0x60;
+		put16(ip + 4, icmp_len);
+		ip[6] = IPPROTO_ICMPV6;
+		ip[7] = 64;
+		assert_int_equal(inet_pton(AF_INET6, UNDERLAY6, ip + 8), 1);
+		memcpy(ip + 24, oip + 8, 16);
+		icmp[0] = 2;
+		icmp[4] = mtu >> 24;
+		icmp[5] = mtu >> 16;
+		icmp[6] = mtu >> 8;
+		icmp[7] = mtu;
+		memcpy(icmp + 8, oip, VSN_TOO_BIG_QUOTE);
+		sum = csum_add(ip + 8, 32, 0);
+		memset(a, 0, sizeof(a));
+		put16(a + 2, icmp_len);
+		a[7] = IPPROTO_ICMPV6;
+		sum = csum_add(a, 8, sum);
+	} else {
+		ip[0] = 0x45;
+		put16(ip + 2, hlen + icmp_len);
+		ip[8] = 64;
+		ip[9] = IPPROTO_ICMP;
+		assert_int_equal(inet_pton(AF_INET, UNDERLAY4, ip + 12), 1);
+		memcpy(ip + 16, oip + 12, 4);
+		put16(ip + 10, ~csum_add(ip, 20, 0) & 0xffff);
+		icmp[0] = 3;
+		icmp[1] = 4;
+		put16(icmp + 6, mtu);
+		memcpy(icmp + 8, oip, VSN_TOO_BIG_QUOTE);
+		sum = 0;
+	}
+	sum = csum_add(icmp, icmp_len, sum);
+	put16(icmp + 2, ~sum & 0xffff);
+}
+
+/* A frame too big for the ipip path gets a fragmentation-needed / packet-too-big reply. */
+static void test_too_big_reply(void **state)
+{
+	static const struct {
+		const char *name;
+		struct pkt_spec in;
+		__u32 mtu;
+	} cases[] = {
+		{"v4 tcp of 1481 bytes with DF",
+		 V4_TCP(.daddr = VIP4_MTU, .payload_len = 1441, .frag_off = 0x4000), 1480},
+		{"v4 udp of 1500 bytes with DF, one vlan tag",
+		 V4_UDP(VLAN1, .daddr = VIP4_MTU, .payload_len = 1472, .frag_off = 0x4000), 1480},
+		{"v4 udp of 1381 bytes with DF, route mtu 1400",
+		 V4_UDP(.daddr = VIP4_ROUTE_MTU, .payload_len = 1353, .frag_off = 0x4000), 1380},
+		{"v6 udp of 1461 bytes", V6_UDP(.daddr = VIP6_MTU, .payload_len = 1413), 1460},
+		{"v6 tcp of 1461 bytes", V6_TCP(.daddr = VIP6_MTU, .payload_len = 1401), 1460},
+		{"v6 tcp of 1461 bytes with extension headers",
+		 V6_TCP(.daddr = VIP6_MTU, .n_ext = 2, .ext = {EXT(HOP), EXT(DEST, .hdrlen = 2)},
+			.payload_len = 1401 - 32),
+		 1460},
+	};
+	static struct pkt in, want;
+	struct h_counters before, after;
+	__u64 replied, dropped;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct h_expect e = {.action = XDP_TX, .reason = VSN_REPLY_TOO_BIG, .out = &want};
+
+		assert_int_equal(pkt_build(&cases[i].in, &in), 0);
+		too_big_want(&in, cases[i].mtu, &want);
+		/* A second apart: each case has the whole rate bound to itself. */
+		if (i)
+			usleep(1001000);
+		h_check(&env, cases[i].name, &in, &e);
+	}
+
+	/* The rate bound: at most VSN_TOO_BIG_PER_CPU replies a second, then drops. */
+	assert_int_equal(pkt_build(&cases[3].in, &in), 0);
+	assert_int_equal(h_counters_read(&env, &before), 0);
+	for (int i = 0; i < VSN_TOO_BIG_PER_CPU + 20; i++) {
+		struct pkt out;
+		__u32 action;
+
+		assert_int_equal(h_run(&env, &in, &out, &action), 0);
+	}
+	assert_int_equal(h_counters_read(&env, &after), 0);
+	replied =
+		after.reason[VSN_REPLY_TOO_BIG].packets - before.reason[VSN_REPLY_TOO_BIG].packets;
+	dropped = after.reason[VSN_DROP_TOO_BIG].packets - before.reason[VSN_DROP_TOO_BIG].packets;
+	print_message("[          ] %d too-big frames at once: %llu replies, %llu dropped\n",
+		      VSN_TOO_BIG_PER_CPU + 20, (unsigned long long)replied,
+		      (unsigned long long)dropped);
+	assert_true(replied <= VSN_TOO_BIG_PER_CPU);
+	assert_true(dropped >= 20);
+	assert_int_equal(replied + dropped, VSN_TOO_BIG_PER_CPU + 20);
+}
+
 static void test_slb_mtu(void **state)
 {
 	static const struct {
@@ -798,6 +922,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_slb_mtu),
+		cmocka_unit_test(test_too_big_reply),
 		cmocka_unit_test(test_no_underlay),
 		cmocka_unit_test(test_slb_state),
 		cmocka_unit_test(test_encapsulated_input),
