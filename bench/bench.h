@@ -39,10 +39,13 @@ enum bench_case {
 	CASE_UDP_IPIP,
 	CASE_TCP_SYN_IPV6_IPIP,
 	CASE_TCP_SYN_IPIP_SPREAD,
+	CASE_GUE,
+	CASE_GUE_IPV6,
 	CASE_POOL_SYN,
 	CASE_POOL_ESTABLISHED,
 	CASE_POOL_ESTABLISHED_SPREAD,
-	CASE_DECAP, /* the SLB side's decap program: no policy set, run once */
+	CASE_DECAP,	/* the SLB side's decap program: no policy set, run once */
+	CASE_DECAP_GUE, /* the same for GUE */
 	CASE_MAX,
 };
 
@@ -69,7 +72,7 @@ enum bench_extra {
 /*
  * The shape of a set of n policies: n_tcp4 IPv4 VIPs from BENCH_VIP4_BASE
  * upward, each with tcp/80 (policy id = VIP index), then the extras; all
- * to l2 SLBs, or all to the ipip SLB of their family. With pool, the
+ * to l2 SLBs, or all to the ipip (or gue) SLB of their family. With pool, the
  * tcp/80 policy of the VIP in the middle (bench_layout_mid_vip4) goes to
  * the pool BENCH_POOL_ID instead, and the set defines that pool.
  */
@@ -141,9 +144,13 @@ extern const __u8 bench_pool_dmac[6];
  * behind BENCH_IPIP_IF, a veth with an MTU of 9000 in the namespace; their
  * next hops are resolved (a permanent neighbour entry), so their entries
  * carry that MTU. The ipip cases come in on BENCH_IPIP_IF: a hit is XDP_TX.
+ * The same host again as two gue SLBs, for the gue cases (the gue port is
+ * the default, VSN_GUE_PORT_DEFAULT).
  */
 #define BENCH_SLB_IPIP4 3
 #define BENCH_SLB_IPIP6 4
+#define BENCH_SLB_GUE4 5
+#define BENCH_SLB_GUE6 6
 #define BENCH_IPIP_IF "vb0"
 #define BENCH_IPIP_PEER "vb1"
 #define BENCH_IPIP_MTU 9000
@@ -207,13 +214,15 @@ void bench_pkt_tcp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport);
 void bench_pkt_udp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport);
 void bench_pkt_tcp6(struct bench_pkt *p, const __u8 saddr[16], const __u8 daddr[16], __u16 dport);
 /*
- * The frame the forwarder must make of in when it forwards it by ipip to
- * the ipip SLB of in's family: Ethernet to bench_ipip_dmac, the outer
- * header from the underlay address, in's IP packet with TTL - 1.
+ * The frame the forwarder must make of in when it forwards it by ipip (or
+ * gue) to the ipip (gue) SLB of in's family: Ethernet to bench_ipip_dmac,
+ * the outer header from the underlay address (gue: UDP from the flow's port
+ * to VSN_GUE_PORT_DEFAULT, its checksum over IPv6, and GUE), in's IP packet
+ * with TTL - 1.
  */
-void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret);
+void bench_pkt_encap(const struct bench_pkt *in, enum vsn_forward forward, struct bench_pkt *ret);
 /*
- * The frame the SLB's decap program must make of bench_pkt_ipip(in) (an
+ * The frame the SLB's decap program must make of bench_pkt_encap(in) (an
  * IPv4 in): in's IP packet as the forwarder sent it on (TTL - 1, the header
  * checksum computed afresh), under the encapsulated frame's Ethernet header.
  * Built from in alone, not from the encapsulated frame.

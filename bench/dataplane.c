@@ -9,10 +9,10 @@
  * packet, the program's reason counter, which must move by exactly the
  * number of repetitions (the floor's runs must not move it at all), and the
  * connection table's events (new flows, hits: as the case intends, nothing
- * else). An ipip case's output must be the original packet encapsulated
- * exactly once, byte for byte; decap's, the inner packet decapsulated once;
- * a pool case's, the packet at the SLB that Maglev gives the flow of the
- * last repetition.
+ * else). An ipip or gue case's output must be the original packet
+ * encapsulated exactly once, byte for byte (gue: its UDP checksum too); decap's, the inner packet
+ * decapsulated once; a pool case's, the packet at the SLB that Maglev gives the flow of the last
+ * repetition.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,10 +42,13 @@ const char *const bench_case_names[CASE_MAX] = {
 	[CASE_UDP_IPIP] = "udp_ipip",
 	[CASE_TCP_SYN_IPV6_IPIP] = "tcp_syn_ipv6_ipip",
 	[CASE_TCP_SYN_IPIP_SPREAD] = "tcp_syn_ipip_spread",
+	[CASE_GUE] = "gue",
+	[CASE_GUE_IPV6] = "gue_ipv6",
 	[CASE_POOL_SYN] = "pool_syn",
 	[CASE_POOL_ESTABLISHED] = "pool_established",
 	[CASE_POOL_ESTABLISHED_SPREAD] = "pool_established_spread",
 	[CASE_DECAP] = "decap",
+	[CASE_DECAP_GUE] = "decap_gue",
 };
 
 /* What the wrapper's spread rewrites before each repetition. */
@@ -89,6 +92,7 @@ struct case_def {
 
 #define L2 VSN_FORWARD_L2
 #define IPIP VSN_FORWARD_IPIP
+#define GUE VSN_FORWARD_GUE
 #define HIT_TX .reason = VSN_FWD_TX, .verdict = XDP_TX
 
 static const struct case_def case_defs[CASE_MAX] = {
@@ -109,6 +113,8 @@ static const struct case_def case_defs[CASE_MAX] = {
 				    .flows = FLOWS_HIT},
 	[CASE_TCP_SYN_IPIP_SPREAD] = {HIT_TX, .spread = SPREAD_VIP, .forward = IPIP,
 				      .flows = FLOWS_NEW_OR_HIT},
+	[CASE_GUE] = {HIT_TX, .forward = GUE, .flows = FLOWS_HIT},
+	[CASE_GUE_IPV6] = {HIT_TX, .need = BENCH_EXTRA_V6, .forward = GUE, .flows = FLOWS_HIT},
 	[CASE_POOL_SYN] = {HIT_TX, .spread = SPREAD_SYN, .forward = L2, .pool = true,
 			   .flows = FLOWS_NEW},
 	[CASE_POOL_ESTABLISHED] = {HIT_TX, .forward = L2, .pool = true, .flows = FLOWS_HIT},
@@ -119,6 +125,11 @@ static const struct case_def case_defs[CASE_MAX] = {
 			.forward = L2,
 			.decap = true,
 			.flows = FLOWS_NONE},
+	[CASE_DECAP_GUE] = {.reason = VSN_DECAP_OK_GUE_V4,
+			    .verdict = XDP_PASS,
+			    .forward = L2,
+			    .decap = true,
+			    .flows = FLOWS_NONE},
 };
 
 /* The next pool_syn source range starts here: no source repeats in the process. */
@@ -134,7 +145,7 @@ struct measure {
 	int wrap_fd, target_fd, floor_fd, fwd_fd; /* fwd_fd: the program under test */
 	__u32 ingress; /* ifindex: where the SLB's egress is, so a hit is XDP_TX */
 	struct bench_pkt pkt;
-	/* ipip: the output (spread: for the first VIP); decap: the output */
+	/* ipip, gue: the output (spread: for the first VIP); decap: the output */
 	struct bench_pkt want;
 	struct bench_layout layout;
 	__u32 policies; /* of the JSON line: layout.n; decap: its allowed nodes */
@@ -219,7 +230,7 @@ static const char *reason_name(const struct measure *m)
 }
 
 /*
- * An ipip output must be the original packet encapsulated exactly once: a
+ * An ipip or gue output must be the original packet encapsulated exactly once: a
  * repetition that saw what the previous one left behind (an encapsulated
  * packet, or the packet start moved by the previous encapsulation) would
  * leave another frame. For the spread, the frame for the VIP that the last
@@ -237,7 +248,7 @@ static int check_ipip(struct measure *m, const __u8 *out, __u32 len)
 			return bench_err(0, "%s: the inner destination is no VIP of the table",
 					 name);
 		memcpy(in.data + in.daddr_off, &vip, 4);
-		bench_pkt_ipip(&in, &want);
+		bench_pkt_encap(&in, m->c->forward, &want);
 	}
 	if (len != want.len || memcmp(out, want.data, len))
 		return bench_err(0,
@@ -302,7 +313,7 @@ static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 le
 
 	if (!floor && m->c->decap)
 		return check_decap(m, out, len);
-	if (!floor && m->c->forward == VSN_FORWARD_IPIP)
+	if (!floor && m->c->forward != VSN_FORWARD_L2)
 		return check_ipip(m, out, len);
 
 	if (len != m->pkt.len)
@@ -513,12 +524,14 @@ static void packet_make(struct measure *m)
 
 	switch (m->id) {
 	case CASE_DECAP:
+	case CASE_DECAP_GUE:
 		/*
-		 * What a node's ipip forwarding sends the SLB host: a SYN to a
-		 * VIP in IPv4 from the node's underlay address, which is allowed.
+		 * What a node's ipip (gue) forwarding sends the SLB host: a SYN to
+		 * a VIP in IPv4 from the node's underlay address, which is allowed.
 		 */
 		bench_pkt_tcp4(&inner, client, BENCH_VIP4_BASE, BENCH_TCP_PORT);
-		bench_pkt_ipip(&inner, &m->pkt);
+		bench_pkt_encap(&inner, m->id == CASE_DECAP ? VSN_FORWARD_IPIP : VSN_FORWARD_GUE,
+				&m->pkt);
 		bench_pkt_decap(&inner, &m->want);
 		m->ingress = BENCH_IFINDEX_LO;
 		return;
@@ -528,6 +541,7 @@ static void packet_make(struct measure *m)
 		break;
 	case CASE_TCP_SYN_IPV6_L2:
 	case CASE_TCP_SYN_IPV6_IPIP:
+	case CASE_GUE_IPV6:
 		bench_vip6(vip6);
 		inet_pton(AF_INET6, BENCH_CLIENT6, client6);
 		client6[15] += m->id;
@@ -546,9 +560,9 @@ static void packet_make(struct measure *m)
 		break;
 	}
 	m->ingress = BENCH_IFINDEX_LO;
-	if (m->c->forward == VSN_FORWARD_IPIP) {
+	if (m->c->forward != VSN_FORWARD_L2) {
 		m->ingress = m->env->ipip_ifindex;
-		bench_pkt_ipip(&m->pkt, &m->want);
+		bench_pkt_encap(&m->pkt, m->c->forward, &m->want);
 	}
 }
 
@@ -759,7 +773,12 @@ int bench_dataplane(struct bench_env *env, const struct bench_cfg *cfg)
 		}
 	}
 	/* The decap program has no policy set: once, whatever the sizes. */
-	if (cfg->cases & (1u << CASE_DECAP))
-		return case_run(env, cfg, CASE_DECAP, 1, 0, &ns);
+	for (int c = CASE_DECAP; c <= CASE_DECAP_GUE; c++) {
+		if (!(cfg->cases & (1u << c)))
+			continue;
+		r = case_run(env, cfg, c, 1, 0, &ns);
+		if (r)
+			return r;
+	}
 	return 0;
 }

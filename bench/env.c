@@ -180,12 +180,13 @@ static int pool_define(struct vsn_dp *dp)
 }
 
 /*
- * An ipip SLB, resolved like an operator's (route and neighbour of the
- * namespace), so that its entry carries BENCH_IPIP_IF's MTU.
+ * An ipip (or gue) SLB, resolved like an operator's (route and neighbour of
+ * the namespace), so that its entry carries BENCH_IPIP_IF's MTU.
  */
-static int slb_ipip_define(struct bench_env *env, __u32 id, const char *addr)
+static int slb_ipip_define(struct bench_env *env, __u32 id, enum vsn_forward forward,
+			   const char *addr)
 {
-	struct vsn_dp_slb slb = {.id = id, .forward = VSN_FORWARD_IPIP, .state = VSN_SLB_UP};
+	struct vsn_dp_slb slb = {.id = id, .forward = forward, .state = VSN_SLB_UP};
 	struct vsn_slb e;
 	int r;
 
@@ -211,9 +212,13 @@ static int ipip_define(struct bench_env *env)
 	env->ipip_ifindex = if_nametoindex(BENCH_IPIP_IF);
 	if (!env->ipip_ifindex)
 		return bench_err(-errno, "no %s", BENCH_IPIP_IF);
-	r = slb_ipip_define(env, BENCH_SLB_IPIP4, BENCH_SLB_IPIP4_ADDR);
+	r = slb_ipip_define(env, BENCH_SLB_IPIP4, VSN_FORWARD_IPIP, BENCH_SLB_IPIP4_ADDR);
 	if (!r)
-		r = slb_ipip_define(env, BENCH_SLB_IPIP6, BENCH_SLB_IPIP6_ADDR);
+		r = slb_ipip_define(env, BENCH_SLB_IPIP6, VSN_FORWARD_IPIP, BENCH_SLB_IPIP6_ADDR);
+	if (!r)
+		r = slb_ipip_define(env, BENCH_SLB_GUE4, VSN_FORWARD_GUE, BENCH_SLB_IPIP4_ADDR);
+	if (!r)
+		r = slb_ipip_define(env, BENCH_SLB_GUE6, VSN_FORWARD_GUE, BENCH_SLB_IPIP6_ADDR);
 	if (r)
 		return r;
 	r = vsn_addr_parse(BENCH_UNDERLAY4, &u4);
@@ -260,7 +265,7 @@ int bench_env_load(struct bench_env *env, __u32 max_policies)
 /*
  * The SLB side's decap program, loaded fresh under a directory of its own
  * (bench_env_unload removes it), and the node address the ipip cases send
- * from (bench_pkt_ipip's outer source) allowed.
+ * from (bench_pkt_encap's outer source) allowed.
  */
 int bench_decap_load(struct bench_env *env)
 {

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: vsn-bench [OPTIONS]\n\n"
 		   "Benchmarks the vsn forwarder in a network namespace of its own, with a\n"
 		   "fresh forwarder pinned under /sys/fs/bpf/vsn-bench-PID, and for the decap\n"
-		   "case the decap program under /sys/fs/bpf/vsn-bench-decap-PID (both\n"
+		   "cases the decap program under /sys/fs/bpf/vsn-bench-decap-PID (both\n"
 		   "removed at exit).\n\n"
 		   "  --bench LIST       dataplane,swap,mem,maglev (default: all four)\n"
 		   "  --case LIST        data-plane cases (default: all):\n"
@@ -27,7 +27,7 @@ static void usage(FILE *f)
 		fprintf(f, "%s%s", bench_case_names[c], c + 1 < CASE_MAX ? "," : "\n");
 	fprintf(f,
 		"  --sizes LIST       policy counts of the data-plane cases\n"
-		"                     (default: 1,1000,100000,1000000; decap runs once)\n"
+		"                     (default: 1,1000,100000,1000000; decap cases run once)\n"
 		"  --swap-sizes LIST  policy counts of swap and mem (default: "
 		"1000,100000,1000000)\n"
 		"  --runs N           timed runs per case and as many of its floor (default: 5)\n"
@@ -180,8 +180,8 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 
 static __u32 max_size(const struct bench_cfg *cfg)
 {
-	/* The decap case runs no policy set. */
-	bool sized = cfg->cases & ~(1u << CASE_DECAP);
+	/* The decap cases run no policy set. */
+	bool sized = cfg->cases & ~(1u << CASE_DECAP | 1u << CASE_DECAP_GUE);
 	__u32 m = 1;
 
 	for (int i = 0; (cfg->benches & BENCH_DATAPLANE) && sized && i < cfg->n_sizes; i++)

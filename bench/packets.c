@@ -2,8 +2,8 @@
 /*
  * The test packets: client to VIP, as a network node receives them, with
  * valid IP and L4 checksums (the forwarder checks neither, but a packet
- * should look like one off the wire); what ipip forwarding must make of
- * them, built here independently of the forwarder; and what the SLB's decap
+ * should look like one off the wire); what ipip and gue forwarding must
+ * make of them, built here independently of the forwarder; and what the SLB's decap
  * program must make of that, built from the packet before encapsulation.
  */
 #include <string.h>
@@ -17,6 +17,7 @@
 #include <linux/udp.h>
 
 #include "bench.h"
+#include "vsn/hash.h"
 
 #define UDP_PAYLOAD 32
 
@@ -149,31 +150,58 @@ static __u16 csum_update(__u16 hc, __u16 m, __u16 m_new)
 }
 
 /*
- * The outer flow label, as bpf/parse.h defines the flow hash: the IPv6
- * source address's four 32-bit words xor'ed, then (source port << 16) ^
- * destination port, every field read raw (network order) in the host's
- * byte order, as the program reads it; the low 20 bits.
+ * The forwarder's flow word of the IP packet at ip (bpf/parse.h): the xor
+ * of the IPv6 source address's four 32-bit words (IPv4: of the source and
+ * destination addresses), then of (source port << 16) ^ destination port,
+ * every field read raw (network order) in the host's byte order, as the
+ * program reads it. Its low 20 bits are the outer IPv6 flow label.
  */
-static __u32 flow_label6(const __u8 *ip6)
+static __u32 flow_word(const __u8 *ip, bool v6)
 {
-	__u32 w, flow = 0;
+	__u32 w, flow = 0, l4 = v6 ? 40 : 20;
 	__u16 sport, dport;
 
-	for (int i = 0; i < 4; i++) {
-		memcpy(&w, ip6 + 8 + 4 * i, 4);
+	for (int i = 0; i < (v6 ? 4 : 2); i++) {
+		memcpy(&w, ip + (v6 ? 8 : 12) + 4 * i, 4);
 		flow ^= w;
 	}
-	memcpy(&sport, ip6 + 40, 2);
-	memcpy(&dport, ip6 + 42, 2);
-	flow ^= ((__u32)sport << 16) ^ dport;
-	return flow & 0xfffff;
+	memcpy(&sport, ip + l4, 2);
+	memcpy(&dport, ip + l4 + 2, 2);
+	return flow ^ ((__u32)sport << 16) ^ dport;
 }
 
-void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret)
+/*
+ * gue's UDP and GUE headers at udp, in front of the inner packet of ilen
+ * bytes: from the flow's port (include/vsn/hash.h) to the default GUE port,
+ * the checksum over IPv6 (outer: its header, for the pseudo-header), none
+ * over IPv4; GUE variant 0 carrying the inner family's protocol.
+ */
+static void gue_fill(__u8 *udp, const __u8 *outer, const __u8 *inner, __u32 ilen, bool v6)
+{
+	__u32 ulen = 8 + 4 + ilen, sum;
+	struct udphdr *u = (struct udphdr *)udp;
+
+	u->source = htons(vsn_gue_sport(flow_word(inner, v6)));
+	u->dest = htons(VSN_GUE_PORT_DEFAULT);
+	u->len = htons(ulen);
+	u->check = 0;
+	udp[8] = 0;	       /* variant 0, C 0, hlen 0 */
+	udp[9] = v6 ? 41 : 4;  /* the inner protocol */
+	udp[10] = udp[11] = 0; /* flags */
+	if (!v6)
+		return;
+	sum = csum_add(0, outer + 8, 32) + ulen + IPPROTO_UDP;
+	u->check = csum_fold(csum_add(sum, udp, ulen));
+	if (!u->check)
+		u->check = 0xffff;
+}
+
+void bench_pkt_encap(const struct bench_pkt *in, enum vsn_forward forward, struct bench_pkt *ret)
 {
 	const struct ethhdr *ieth = (const struct ethhdr *)in->data;
-	bool v6 = ieth->h_proto == htons(ETH_P_IPV6);
-	__u32 hlen = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	bool v6 = ieth->h_proto == htons(ETH_P_IPV6), gue = forward == VSN_FORWARD_GUE;
+	__u32 iphlen = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	__u32 hlen = iphlen + (gue ? 8 + 4 : 0);
 	__u32 ilen = in->len - ETH_HLEN;
 	struct ethhdr *eth = (struct ethhdr *)ret->data;
 	__u8 *outer = ret->data + ETH_HLEN, *inner = outer + hlen;
@@ -187,9 +215,9 @@ void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret)
 		struct ipv6hdr *o6 = (struct ipv6hdr *)outer, *i6 = (struct ipv6hdr *)inner;
 		__u32 tclass = (inner[0] & 0xf) << 4 | inner[1] >> 4;
 
-		*(__be32 *)o6 = htonl(6u << 28 | tclass << 20 | flow_label6(inner));
-		o6->payload_len = htons(ilen);
-		o6->nexthdr = 41; /* IPv6 */
+		*(__be32 *)o6 = htonl(6u << 28 | tclass << 20 | (flow_word(inner, true) & 0xfffff));
+		o6->payload_len = htons(hlen - iphlen + ilen);
+		o6->nexthdr = gue ? IPPROTO_UDP : 41; /* IPv6 */
 		o6->hop_limit = 64;
 		inet_pton(AF_INET6, BENCH_UNDERLAY6, &o6->saddr);
 		inet_pton(AF_INET6, BENCH_SLB_IPIP6_ADDR, &o6->daddr);
@@ -204,14 +232,16 @@ void bench_pkt_ipip(const struct bench_pkt *in, struct bench_pkt *ret)
 		o4->version = 4;
 		o4->ihl = 5;
 		o4->tos = i4->tos;
-		o4->tot_len = htons(sizeof(*o4) + ilen);
+		o4->tot_len = htons(hlen + ilen);
 		o4->frag_off = i4->frag_off & htons(0x4000); /* DF */
 		o4->ttl = 64;
-		o4->protocol = 4; /* IPIP */
+		o4->protocol = gue ? IPPROTO_UDP : 4; /* IPIP */
 		inet_pton(AF_INET, BENCH_UNDERLAY4, &o4->saddr);
 		inet_pton(AF_INET, BENCH_SLB_IPIP4_ADDR, &o4->daddr);
 		o4->check = csum_fold(csum_add(0, o4, sizeof(*o4)));
 	}
+	if (gue)
+		gue_fill(outer + iphlen, outer, inner, ilen, v6);
 	ret->len = ETH_HLEN + hlen + ilen;
 	ret->saddr_off = in->saddr_off + hlen;
 	ret->daddr_off = in->daddr_off + hlen;

@@ -4,8 +4,8 @@
  * (10.0.0.0 upward, each with one tcp/80 policy) plus, counted within n,
  * one IPv4 VIP with udp/53 and one IPv6 VIP with tcp/80, so that every case
  * finds its policy. Below 3 policies a set holds only the extra its case
- * needs. An l2 set sends every policy to one SLB; an ipip set sends the
- * IPv4 VIPs to the IPv4 ipip SLB and the IPv6 VIP to the IPv6 one. A pool
+ * needs. An l2 set sends every policy to one SLB; an ipip (gue) set sends
+ * the IPv4 VIPs to the IPv4 ipip (gue) SLB and the IPv6 VIP to the IPv6 one. A pool
  * set is an l2 set whose middle IPv4 VIP's tcp/80 policy goes to the pool of
  * BENCH_POOL_MEMBERS SLBs instead; every other policy stays as it was.
  */
@@ -98,8 +98,9 @@ int bench_set_build(const struct bench_layout *l, __u32 slb4, __u32 slb6,
 
 int bench_set_ensure(struct bench_env *env, const struct bench_layout *l)
 {
-	bool ipip = l->forward == VSN_FORWARD_IPIP;
-	__u32 slb4 = ipip ? BENCH_SLB_IPIP4 : BENCH_SLB_A;
+	bool ipip = l->forward == VSN_FORWARD_IPIP, gue = l->forward == VSN_FORWARD_GUE;
+	__u32 slb4 = ipip ? BENCH_SLB_IPIP4 : gue ? BENCH_SLB_GUE4 : BENCH_SLB_A;
+	__u32 slb6 = ipip ? BENCH_SLB_IPIP6 : gue ? BENCH_SLB_GUE6 : BENCH_SLB_A;
 	struct vsn_dp_pool_member members[BENCH_POOL_MEMBERS];
 	struct vsn_dp_pool pool = {
 		.id = BENCH_POOL_ID,
@@ -117,7 +118,7 @@ int bench_set_ensure(struct bench_env *env, const struct bench_layout *l)
 	for (int k = 0; k < BENCH_POOL_MEMBERS; k++)
 		members[k] =
 			(struct vsn_dp_pool_member){.slb_id = BENCH_POOL_SLB0 + k, .weight = 1};
-	r = bench_set_build(l, slb4, ipip ? BENCH_SLB_IPIP6 : BENCH_SLB_A, &v, &n);
+	r = bench_set_build(l, slb4, slb6, &v, &n);
 	if (r)
 		return bench_err(r, "cannot build a set of %u policies", l->n);
 	set = (struct vsn_dp_set){

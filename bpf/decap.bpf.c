@@ -1,22 +1,32 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The SLB host's decap program (DESIGN section 4). SLB hosts have no ipip
- * module: this program takes IP-in-IP (IPv4 or IPv6 outside, IPv4 or IPv6
- * inside) from the allowed node underlay addresses, strips the outer header
- * and passes the inner packet up to the kernel under the original Ethernet
- * header. IP-in-IP from any other source is dropped: anyone could otherwise
- * inject any packet through it, with any source address. Everything else
- * (and IP-in-IP that is fragmented or malformed) is passed untouched.
+ * or fou module: this program takes IP-in-IP, and GUE (variant 0 in UDP to
+ * the configured port, as the forwarder's gue sends it), IPv4 or IPv6
+ * outside, IPv4 or IPv6 inside, from the allowed node underlay addresses,
+ * strips the outer headers and passes the inner packet up to the kernel
+ * under the original Ethernet header. Encapsulated packets from any other
+ * source are dropped: anyone could otherwise inject any packet through it,
+ * with any source address. Everything else (and encapsulated packets that
+ * are fragmented or malformed, or GUE of another kind) is passed untouched.
  *
  * Order of the checks, each with its reason (enum vsn_decap_reason):
  *   Ethernet/VLAN truncated                          pass_malformed
  *   not IPv4/IPv6, more than two VLAN tags           pass_not_encap
  *   outer IP header truncated or invalid             pass_malformed
- *   outer protocol/next header not 4 or 41           pass_not_encap
- *   outer IPv4 fragment                              pass_fragment
+ *   outer protocol/next header not 4, 41 or 17       pass_not_encap
+ *   outer IPv4 fragment of IP-in-IP                  pass_fragment
+ *   UDP: a later IPv4 fragment (no UDP header)       pass_not_encap
+ *   UDP: header truncated                            pass_malformed
+ *   UDP: not to the GUE port (or GUE off)            pass_not_encap
+ *   UDP: a first IPv4 fragment                       pass_fragment
+ *   UDP: length below 12 or past the IP payload      pass_malformed
  *   outer source not allowed                         drop_not_allowed
+ *   GUE header not variant 0 data with protocol 4
+ *     or 41, no extension fields and no flags        pass_gue_other
  *   inner IP header truncated or invalid             pass_malformed
- *   decapsulated                                     decap_v4 / decap_v6
+ *   decapsulated                                     decap_v4 / decap_v6 (IP-in-IP),
+ *                                                    decap_gue_v4 / decap_gue_v6
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -59,6 +69,14 @@ struct {
 	__type(value, struct vsn_counter);
 } vsn_decap_cnt SEC(".maps");
 
+/* Host-wide settings (struct vsn_decap_config), kept by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vsn_decap_config);
+} vsn_decap_config SEC(".maps");
+
 /* VSN_DECAP_LAYOUT_VERSION, for user space (never read here); pinned last. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -70,14 +88,18 @@ struct {
 /* Ethernet header and at most two VLAN tags: what moves over the outer header. */
 #define DECAP_L2_MAX (ETH_HLEN + 2 * sizeof(struct vsn_vlan_hdr))
 
-/* What the outer header says. */
+/* What the outer headers say. */
 struct decap_outer {
 	struct vsn_decap_key src; /* IPv6, or IPv4 v4-mapped, as the allow-list holds it */
-	__u32 hlen;		  /* outer IP header length: the bytes stripped */
-	__u8 inner;		  /* IPPROTO_IPIP or IPPROTO_IPV6 */
+	__u32 hlen;		  /* the outer headers' length: the bytes stripped */
+	__u8 inner;		  /* IPPROTO_IPIP or IPPROTO_IPV6; IPPROTO_UDP until GUE is read */
 	__u8 is_v4;		  /* the outer header is IPv4 */
 	__u8 src_v4mapped;	  /* an IPv6 outer source in ::ffff:0:0/96 */
+	__u8 fragment;		  /* an IPv4 fragment: FRAG_FIRST or FRAG_LATER */
 };
+
+#define FRAG_FIRST 1 /* offset 0, more fragments: the UDP header is there */
+#define FRAG_LATER 2 /* an offset: no UDP header */
 
 static __always_inline int verdict(__u32 reason, int action, __u64 bytes)
 {
@@ -101,10 +123,15 @@ static __always_inline int parse_outer4(struct hdr_cursor *c, struct decap_outer
 	tot = bpf_ntohs(ip->tot_len);
 	if (c->pos + hlen > c->end || tot < hlen || c->pos + tot > c->end)
 		return VSN_DECAP_PASS_MALFORMED;
-	if (ip->protocol != IPPROTO_IPIP && ip->protocol != IPPROTO_IPV6)
+	if (ip->protocol != IPPROTO_IPIP && ip->protocol != IPPROTO_IPV6 &&
+	    ip->protocol != IPPROTO_UDP)
 		return VSN_DECAP_PASS_NOT_ENCAP;
+	if (ip->frag_off & bpf_htons(VSN_IP_OFFSET))
+		o->fragment = FRAG_LATER;
+	else if (ip->frag_off & bpf_htons(VSN_IP_MF))
+		o->fragment = FRAG_FIRST;
 	/* Reassembly is the kernel's: it cannot decapsulate, but it is no worse off. */
-	if (ip->frag_off & bpf_htons(VSN_IP_MF | VSN_IP_OFFSET))
+	if (o->fragment && ip->protocol != IPPROTO_UDP)
 		return VSN_DECAP_PASS_FRAGMENT;
 
 	__builtin_memset(o->src.addr, 0, 10);
@@ -129,7 +156,8 @@ static __always_inline int parse_outer6(struct hdr_cursor *c, struct decap_outer
 		return VSN_DECAP_PASS_MALFORMED;
 	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
 		return VSN_DECAP_PASS_MALFORMED;
-	if (ip6->nexthdr != IPPROTO_IPIP && ip6->nexthdr != IPPROTO_IPV6)
+	if (ip6->nexthdr != IPPROTO_IPIP && ip6->nexthdr != IPPROTO_IPV6 &&
+	    ip6->nexthdr != IPPROTO_UDP)
 		return VSN_DECAP_PASS_NOT_ENCAP;
 
 	__builtin_memcpy(o->src.addr, &ip6->saddr, 16);
@@ -141,6 +169,55 @@ static __always_inline int parse_outer6(struct hdr_cursor *c, struct decap_outer
 	o->inner = ip6->nexthdr;
 	c->pos = ip6 + 1;
 	c->limit = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
+	return 0;
+}
+
+/*
+ * UDP: is it for the GUE port, and whole? Then step to the GUE header, the
+ * UDP header counted in o->hlen and the datagram's end as the limit.
+ * 0, or the reason to pass it untouched.
+ */
+static __always_inline int parse_udp(struct hdr_cursor *c, struct decap_outer *o)
+{
+	const struct vsn_decap_config *cfg;
+	struct udphdr *udp = c->pos;
+	__u32 zero = 0, ulen;
+
+	if (o->fragment == FRAG_LATER)
+		return VSN_DECAP_PASS_NOT_ENCAP;
+	if (!CURSOR_FITS(c, udp + 1))
+		return VSN_DECAP_PASS_MALFORMED;
+	cfg = bpf_map_lookup_elem(&vsn_decap_config, &zero);
+	if (!cfg || !cfg->gue_port || udp->dest != cfg->gue_port)
+		return VSN_DECAP_PASS_NOT_ENCAP;
+	if (o->fragment)
+		return VSN_DECAP_PASS_FRAGMENT;
+	ulen = bpf_ntohs(udp->len);
+	if (ulen < sizeof(*udp) + sizeof(struct vsn_guehdr) || c->pos + ulen > c->limit)
+		return VSN_DECAP_PASS_MALFORMED;
+	c->limit = c->pos + ulen;
+	c->pos = udp + 1;
+	o->hlen += sizeof(*udp);
+	return 0;
+}
+
+/*
+ * The GUE header, from an allowed node: a variant 0 data message carrying
+ * IPv4 or IPv6, without extension fields, is what nodes send; step past it,
+ * o->inner its protocol. 0, or the reason to pass it untouched.
+ */
+static __always_inline int parse_gue(struct hdr_cursor *c, struct decap_outer *o)
+{
+	struct vsn_guehdr *gue = c->pos;
+
+	if (!CURSOR_FITS(c, gue + 1))
+		return VSN_DECAP_PASS_MALFORMED;
+	if (gue->hlen_c_ver || gue->flags ||
+	    (gue->proto != IPPROTO_IPIP && gue->proto != IPPROTO_IPV6))
+		return VSN_DECAP_PASS_GUE_OTHER;
+	o->inner = gue->proto;
+	o->hlen += sizeof(*gue);
+	c->pos = gue + 1;
 	return 0;
 }
 
@@ -261,7 +338,7 @@ int vsn_decap(struct xdp_md *ctx)
 	struct vsn_pkt eth = {};
 	__u16 proto = 0;
 	__u32 l2_len;
-	int r;
+	int r, gue;
 
 	r = parse_eth(&c, &eth, &proto);
 	if (r == VSN_PASS_VLAN_DEPTH)
@@ -276,17 +353,27 @@ int vsn_decap(struct xdp_md *ctx)
 		r = parse_outer6(&c, &o);
 	else
 		r = VSN_DECAP_PASS_NOT_ENCAP;
+	if (!r && o.inner == IPPROTO_UDP)
+		r = parse_udp(&c, &o);
 	if (r)
 		return verdict(r, XDP_PASS, bytes);
 
-	/* Whatever it carries, IP-in-IP from a stranger goes no further. */
+	/* Whatever it carries, encapsulation from a stranger goes no further. */
 	if (!allowed(&o))
 		return verdict(VSN_DECAP_DROP_NOT_ALLOWED, XDP_DROP, bytes);
 
+	gue = o.inner == IPPROTO_UDP;
+	if (gue) {
+		r = parse_gue(&c, &o);
+		if (r)
+			return verdict(r, XDP_PASS, bytes);
+	}
 	r = check_inner(&c, o.inner);
 	if (r == VSN_DECAP_PASS_MALFORMED)
 		return verdict(r, XDP_PASS, bytes);
 	if (decap(ctx, l2_len, o.hlen, r == VSN_DECAP_OK_V4 ? VSN_ETH_P_IP : VSN_ETH_P_IPV6))
 		return verdict(VSN_DECAP_DROP_ERROR, XDP_DROP, bytes);
+	if (gue)
+		r = r == VSN_DECAP_OK_V4 ? VSN_DECAP_OK_GUE_V4 : VSN_DECAP_OK_GUE_V6;
 	return verdict(r, XDP_PASS, bytes);
 }

@@ -160,14 +160,18 @@ static __always_inline int slb_usable(const struct vsn_slb *slb)
  * walk only depends on the table and the SLB states, so every node makes
  * the same choice. 0 when no SLB within VSN_MAGLEV_WALK entries is up.
  */
-static __always_inline __u32 maglev_pick(void *table, const struct vsn_slot_info *info, __u32 pool,
-					 __u32 hash)
+__noinline int vsn_maglev_pick(__u32 gen_slot, __u32 pool, __u32 hash)
 {
-	__u32 m = info->maglev_size, slot, idx, *id;
+	const struct vsn_slot_info *info;
+	__u32 m, slot, idx, *id;
 	const struct vsn_slb *slb;
+	void *table;
 
-	if (!m)
+	info = bpf_map_lookup_elem(&vsn_slot_info, &gen_slot);
+	table = bpf_map_lookup_elem(&vsn_maglev_slots, &gen_slot);
+	if (!info || !table || !info->maglev_size)
 		return 0;
+	m = info->maglev_size;
 	slot = vsn_maglev_slot(hash, m);
 	for (int i = 0; i < VSN_MAGLEV_WALK; i++) {
 		idx = pool * m + slot;
@@ -216,7 +220,7 @@ static __always_inline int insert_allowed(void)
  * up stays where it is unless that is down (draining keeps established
  * flows). 0 and *ret_reason when there is none.
  */
-static __always_inline __u32 pick(void *table, const struct vsn_slot_info *info,
+static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *info,
 				  const struct vsn_dest *dest, struct vsn_pkt *p, int *ret_reason)
 {
 	struct vsn_flow *f, nf = {.epoch = info->epoch};
@@ -248,9 +252,9 @@ static __always_inline __u32 pick(void *table, const struct vsn_slot_info *info,
 		}
 	}
 	if (dest->flags & VSN_DEST_POOL) {
-		nf.slb_id = maglev_pick(table, info, dest->target,
-					vsn_flow_hash(p->fk.src, p->fk.dst, p->fk.ports,
-						      p->fk.proto, info->hash_seed));
+		nf.slb_id = vsn_maglev_pick(gen_slot, dest->target,
+					    vsn_flow_hash(p->fk.src, p->fk.dst, p->fk.ports,
+							  p->fk.proto, info->hash_seed));
 	} else {
 		nf.slb_id = dest->target;
 		slb = bpf_map_lookup_elem(&vsn_slbs, &nf.slb_id);
@@ -341,21 +345,25 @@ static __always_inline int forward_to(struct xdp_md *ctx, struct vsn_pkt *p, __u
 	if (!slb_usable(slb))
 		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
 
-	if (slb->forward == VSN_FORWARD_IPIP) {
-		__u32 outer_len = p->is_v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	if (slb->forward == VSN_FORWARD_IPIP || slb->forward == VSN_FORWARD_GUE) {
+		__u32 outer_len = encap_outer_len(p, slb->forward), mtu = encap_mtu(slb);
 		const struct vsn_config *cfg = bpf_map_lookup_elem(&vsn_config, &zero);
 
 		if (!cfg || !(cfg->flags & (p->is_v6 ? VSN_CFG_UNDERLAY6 : VSN_CFG_UNDERLAY4)))
 			return verdict(VSN_DROP_NO_UNDERLAY, XDP_DROP, bytes);
-		r = ipip_check_and_hop(ctx, p, slb, outer_len);
-		if (r == VSN_PASS_TOO_BIG) {
+		r = encap_check_and_hop(ctx, p, mtu, outer_len);
+		/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443 2.4). */
+		if (r == VSN_PASS_TOO_BIG && !p->icmp_err) {
 			r = vsn_too_big_reply(ctx, p->l3_off | (p->is_v6 ? VSN_REPLY_V6 : 0),
-					      p->l3_len, slb->mtu - outer_len, (__u32)bytes);
+					      p->l3_len, mtu - outer_len, (__u32)bytes);
 			return verdict(VSN_REPLY_REASON(r), VSN_REPLY_ACTION(r), bytes);
 		}
 		if (r)
 			return verdict(r, vsn_reason_drops(r) ? XDP_DROP : XDP_PASS, bytes);
-		r = ipip_encap(ctx, p, slb, cfg, outer_len);
+		if (slb->forward == VSN_FORWARD_GUE)
+			r = gue_encap(ctx, p, slb, cfg);
+		else
+			r = ipip_encap(ctx, p, slb, cfg, outer_len);
 		if (r)
 			return verdict(r, XDP_DROP, bytes);
 	} else {
@@ -400,7 +408,7 @@ int vsn_forward(struct xdp_md *ctx)
 	struct vsn_dest d = {};
 	struct vsn_pkt p = {};
 	__u32 zero = 0, *active, slot, slb_id = 0;
-	void *policies, *table;
+	void *policies;
 	int r;
 
 	r = parse_packet(ctx, &p);
@@ -432,10 +440,9 @@ int vsn_forward(struct xdp_md *ctx)
 
 		/* The same slot as the policies: the tables of the same generation. */
 		info = bpf_map_lookup_elem(&vsn_slot_info, &slot);
-		table = bpf_map_lookup_elem(&vsn_maglev_slots, &slot);
-		if (!info || !table)
+		if (!info)
 			return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
-		slb_id = pick(table, info, &d, &p, &r);
+		slb_id = pick(slot, info, &d, &p, &r);
 		if (!slb_id)
 			return verdict(r, XDP_DROP, bytes);
 		if (p.frag == VSN_FRAG_FIRST) {

@@ -45,6 +45,19 @@ struct vsn_ipv6_opt_hdr {
 	__u8 segments_left; /* routing header only */
 };
 
+/*
+ * The GUE header (draft-ietf-intarea-gue; Linux's struct guehdr): the first
+ * byte holds the variant (2 bits), C (control message) and hlen (the
+ * extension fields' length in 4-byte words), high bits first; then the
+ * protocol of the payload (a data message) and the flags. vsn sends and
+ * takes variant 0 data messages without extension fields: first byte 0.
+ */
+struct vsn_guehdr {
+	__u8 hlen_c_ver;
+	__u8 proto;
+	__be16 flags;
+};
+
 /* What the match and the encapsulation need from a parsed packet. */
 struct vsn_pkt {
 	struct vsn_policy_key key; /* destination address, protocol, port */
@@ -247,6 +260,9 @@ static __always_inline int parse_icmp_error(struct hdr_cursor *c, struct vsn_pkt
 
 	if (!CURSOR_FITS(c, icmp + 1))
 		return VSN_PASS_MALFORMED_L4;
+	/* A fragmented error's fragment entry would be keyed by the quoted flow. */
+	if (p->frag)
+		return VSN_PASS_NOT_TCP_UDP;
 	if (l4 == IPPROTO_ICMP
 		    ? icmp->type != VSN_ICMP_DEST_UNREACH && icmp->type != VSN_ICMP_TIME_EXCEEDED
 		    : icmp->type != VSN_ICMPV6_DEST_UNREACH &&
@@ -256,7 +272,9 @@ static __always_inline int parse_icmp_error(struct hdr_cursor *c, struct vsn_pkt
 	if (l4 == IPPROTO_ICMP) {
 		struct iphdr *in = (void *)(icmp + 1);
 
-		if (!CURSOR_FITS(c, in + 1) || in->version != 4 || in->ihl < 5)
+		/* A later fragment's first bytes are data, not ports. */
+		if (!CURSOR_FITS(c, in + 1) || in->version != 4 || in->ihl < 5 ||
+		    (in->frag_off & bpf_htons(VSN_IP_OFFSET)))
 			return VSN_PASS_NOT_TCP_UDP;
 		ports = (void *)in + in->ihl * 4;
 		if (!CURSOR_FITS(c, ports + 2) || in->saddr != p->fk.dst[3])

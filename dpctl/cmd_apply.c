@@ -48,8 +48,19 @@ static char *read_file(const char *path, size_t *ret_len)
 	return buf;
 }
 
+/* How SLB id forwards: as the file defines it, else as the node has it. */
+static const char *slb_forward(struct vsn_dp *dp, const struct vsn_policyfile *pf, __u32 id)
+{
+	struct vsn_slb e;
+
+	for (size_t i = pf->n_slbs; i-- > 0;)
+		if (pf->slbs[i].slb.id == id)
+			return vsn_forward_name(pf->slbs[i].slb.forward);
+	return vsn_dp_slb_get(dp, id, &e) ? "?" : vsn_forward_name(e.forward);
+}
+
 /* Explain a refused set in terms of the file. */
-static int set_error(const char *path, const struct vsn_policyfile *pf,
+static int set_error(struct vsn_dp *dp, const char *path, const struct vsn_policyfile *pf,
 		     const struct vsn_dp_set *set, int r, size_t bad, const struct vsn_meta *m)
 {
 	bool is_slb = bad >= pf->n_policies && bad - pf->n_policies < pf->n_slbs;
@@ -123,13 +134,14 @@ static int set_error(const char *path, const struct vsn_policyfile *pf,
 	case -EAFNOSUPPORT:
 		if (pf->policies[i].pool_id)
 			return dpctl_err(0,
-					 "%s:%d: pool %u has an ipip SLB of the other family; ipip "
-					 "carries IPv4 in IPv4 and IPv6 in IPv6",
+					 "%s:%d: pool %u has an ipip or gue SLB of the other "
+					 "family; they carry IPv4 in IPv4 and IPv6 in IPv6",
 					 path, line, pf->policies[i].pool_id);
 		return dpctl_err(0,
-				 "%s:%d: slb %u forwards by ipip, which carries IPv4 in IPv4 and "
+				 "%s:%d: slb %u forwards by %s, which carries IPv4 in IPv4 and "
 				 "IPv6 in IPv6: the VIP's family must be the SLB's",
-				 path, line, pf->policies[i].slb_id);
+				 path, line, pf->policies[i].slb_id,
+				 slb_forward(dp, pf, pf->policies[i].slb_id));
 	case -EINVAL:
 		if (bad == SIZE_MAX)
 			return dpctl_err(0,
@@ -253,7 +265,7 @@ int cmd_apply(struct dpctl *ctl, int argc, char **argv)
 	free(slbs);
 	free(pools);
 	if (r) {
-		set_error(path, &pf, &set, r, bad, &m);
+		set_error(dp, path, &pf, &set, r, bad, &m);
 		goto out;
 	}
 	ret = 0;

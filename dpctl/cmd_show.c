@@ -81,6 +81,7 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv)
 	struct vsn_addr u4, u6;
 	struct vsn_dp *dp;
 	struct vsn_meta m;
+	__u16 gue_port;
 	__u32 limit;
 	int r;
 
@@ -112,9 +113,12 @@ int cmd_show(struct dpctl *ctl, int argc, char **argv)
 	r = vsn_dp_underlay_get(dp, &u4, &u6);
 	if (r)
 		goto out;
-	printf("underlay: ipv4 %s, ipv6 %s\ninterfaces:\n",
+	r = vsn_dp_gue_port_get(dp, &gue_port);
+	if (r)
+		goto out;
+	printf("underlay: ipv4 %s, ipv6 %s\ngue port: %u\ninterfaces:\n",
 	       u4.family ? vsn_addr_format(&u4, a4, sizeof(a4)) : "-",
-	       u6.family ? vsn_addr_format(&u6, a6, sizeof(a6)) : "-");
+	       u6.family ? vsn_addr_format(&u6, a6, sizeof(a6)) : "-", gue_port);
 	r = vsn_dp_links_foreach(dp, print_link, NULL);
 	if (r)
 		goto out;

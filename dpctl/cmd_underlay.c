@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* underlay: the node's outer source addresses for ipip. */
+/* underlay, gue-port: the node's settings for ipip and gue. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cli.h"
 #include "dpctl.h"
 
 static void print_underlay(const struct vsn_addr *v4, const struct vsn_addr *v6)
@@ -44,5 +45,26 @@ int cmd_underlay(struct dpctl *ctl, int argc, char **argv)
 	if (r)
 		return dpctl_err(r, "underlay");
 	print_underlay(&v4, &v6);
+	return 0;
+}
+
+int cmd_gue_port(struct dpctl *ctl, int argc, char **argv)
+{
+	unsigned long port = 0;
+	struct vsn_dp *dp;
+	__u16 now;
+	int r;
+
+	if (argc > 2 || (argc == 2 && (cli_parse_ulong(argv[1], 65535, &port) || !port)))
+		return dpctl_err(0, "gue-port: '%s' is no UDP port (1 to 65535)", argv[argc - 1]);
+	if (dpctl_open(ctl, port != 0, &dp))
+		return 1;
+	r = port ? vsn_dp_gue_port_set(dp, port) : 0;
+	if (!r)
+		r = vsn_dp_gue_port_get(dp, &now);
+	vsn_dp_close(dp);
+	if (r)
+		return dpctl_err(r, "gue-port");
+	printf("gue port %u\n", now);
 	return 0;
 }

@@ -29,6 +29,7 @@ int cmd_counters(struct dpctl *ctl, int argc, char **argv);
 int cmd_slb(struct dpctl *ctl, int argc, char **argv);
 int cmd_resolve(struct dpctl *ctl, int argc, char **argv);
 int cmd_underlay(struct dpctl *ctl, int argc, char **argv);
+int cmd_gue_port(struct dpctl *ctl, int argc, char **argv);
 int cmd_flows(struct dpctl *ctl, int argc, char **argv);
 int cmd_predict(struct dpctl *ctl, int argc, char **argv);
 int cmd_flow_limit(struct dpctl *ctl, int argc, char **argv);

@@ -35,7 +35,9 @@ static const struct dpctl_cmd cmds[] = {
 	 "re-resolve every SLB's next hop now; with --watch, on every change until stopped",
 	 cmd_resolve},
 	{"underlay", "[ADDR4] [ADDR6] | --clear",
-	 "set or show the outer source addresses of ipip (one per family)", cmd_underlay},
+	 "set or show the outer source addresses of ipip and gue (one per family)", cmd_underlay},
+	{"gue-port", "[PORT]", "set or show the UDP destination port of gue (default 6080)",
+	 cmd_gue_port},
 	{"unload", "", "detach from every interface and remove all pinned state", cmd_unload},
 };
 

@@ -4,9 +4,9 @@
  *
  * setup validates every argument before it changes anything, then, in this
  * order: loads the decap program, sets the ARP sysctls (before any VIP is on
- * lo, so the host never answers ARP for one), allows the nodes, attaches to
- * IFACE, adds the VIPs to lo. What is there already is left as it is, so it
- * can run again. Should a step fail, it undoes what this run changed.
+ * lo, so the host never answers ARP for one), allows the nodes, sets the GUE
+ * port (when given), attaches to IFACE, adds the VIPs to lo. What is there already is left as it
+ * is, so it can run again. Should a step fail, it undoes what this run changed.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -20,6 +20,8 @@
 struct setup_args {
 	const char *dev;
 	enum vsn_attach_mode mode;
+	bool has_gue_port;
+	__u16 gue_port; /* 0: off */
 	struct vsn_addr *nodes, *vips;
 	size_t n_nodes, n_vips;
 };
@@ -42,6 +44,8 @@ struct undo {
 	size_t n_nodes;
 	struct vsn_addr *vips; /* added to lo by this run */
 	size_t n_vips;
+	bool gue_changed;
+	__u16 gue_old;
 };
 
 static const char *fmt(const struct vsn_addr *a, char *buf)
@@ -51,7 +55,8 @@ static const char *fmt(const struct vsn_addr *a, char *buf)
 
 /*
  * Parse --dev and the repeated --vip; with with_nodes (setup), also the
- * repeated --node and --mode. Every address is checked; all bad ones printed.
+ * repeated --node, --mode and --gue-port. Every address is checked; all bad
+ * ones printed.
  */
 static int parse_args(const char *cmd, int argc, char **argv, bool with_nodes,
 		      struct setup_args *ret)
@@ -67,7 +72,8 @@ static int parse_args(const char *cmd, int argc, char **argv, bool with_nodes,
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!val || (strcmp(opt, "--dev") && strcmp(opt, "--vip") &&
-			     (!with_nodes || (strcmp(opt, "--node") && strcmp(opt, "--mode")))))
+			     (!with_nodes || (strcmp(opt, "--node") && strcmp(opt, "--mode") &&
+					      strcmp(opt, "--gue-port")))))
 			return slb_err(0, "%s: unknown or incomplete option '%s' (see --help)", cmd,
 				       opt);
 		i++;
@@ -78,6 +84,9 @@ static int parse_args(const char *cmd, int argc, char **argv, bool with_nodes,
 		} else if (!strcmp(opt, "--mode")) {
 			if (vsn_attach_mode_parse(val, &ret->mode))
 				return slb_err(0, "%s: --mode is auto, native or generic", cmd);
+		} else if (!strcmp(opt, "--gue-port")) {
+			bad |= slb_parse_gue_port(cmd, val, &ret->gue_port);
+			ret->has_gue_port = true;
 		} else if (!strcmp(opt, "--node")) {
 			bad |= slb_parse_node(val, &ret->nodes[ret->n_nodes++]);
 		} else {
@@ -129,6 +138,11 @@ static void rollback(struct slb *ctl, struct vsn_decap *d, struct setup_args *a,
 		if (u->attached) {
 			r = vsn_decap_detach(d, a->dev);
 			fprintf(stderr, "  detach from %s: %s\n", a->dev,
+				r ? strerror(-r) : "done");
+		}
+		if (u->gue_changed) {
+			r = vsn_decap_gue_port_set(d, u->gue_old);
+			fprintf(stderr, "  GUE port back to %u: %s\n", u->gue_old,
 				r ? strerror(-r) : "done");
 		}
 		for (size_t i = u->n_nodes; i-- > 0;) {
@@ -219,6 +233,39 @@ static int setup_nodes(struct vsn_decap *d, struct setup_args *a, struct undo *u
 	return 0;
 }
 
+/* A GUE port as the output says it: the number, or off. */
+static const char *port_str(__u16 port, char buf[8])
+{
+	if (!port)
+		return "off";
+	snprintf(buf, 8, "%u", port);
+	return buf;
+}
+
+static int setup_gue_port(struct vsn_decap *d, struct setup_args *a, struct undo *u)
+{
+	char b1[8], b2[8];
+	__u16 now;
+	int r;
+
+	if (!a->has_gue_port)
+		return 0;
+	r = vsn_decap_gue_port_get(d, &now);
+	if (r)
+		return slb_err(r, "read the GUE port");
+	if (now == a->gue_port) {
+		printf("GUE port %s (unchanged)\n", port_str(now, b1));
+		return 0;
+	}
+	r = vsn_decap_gue_port_set(d, a->gue_port);
+	if (r)
+		return slb_err(r, "set the GUE port");
+	u->gue_changed = true;
+	u->gue_old = now;
+	printf("GUE port %s (was %s)\n", port_str(a->gue_port, b1), port_str(now, b2));
+	return 0;
+}
+
 static int setup_attach(struct vsn_decap *d, struct setup_args *a, struct undo *u)
 {
 	enum vsn_attach_mode used;
@@ -282,6 +329,7 @@ int cmd_setup(struct slb *ctl, int argc, char **argv)
 	struct setup_args a = {0};
 	struct undo u = {0};
 	struct vsn_decap *d = NULL;
+	__u16 gue_port;
 	int r;
 
 	r = parse_args("setup", argc, argv, true, &a);
@@ -290,7 +338,7 @@ int cmd_setup(struct slb *ctl, int argc, char **argv)
 	r = 1;
 	if (!a.n_nodes) {
 		slb_err(0, "setup: which nodes? (--node ADDR: the underlay address a node sends "
-			   "IP-in-IP from)");
+			   "IP-in-IP and GUE from)");
 		goto out;
 	}
 	if (!a.n_vips) {
@@ -330,14 +378,24 @@ int cmd_setup(struct slb *ctl, int argc, char **argv)
 	if (!r)
 		r = setup_nodes(d, &a, &u);
 	if (!r)
+		r = setup_gue_port(d, &a, &u);
+	if (!r)
 		r = setup_attach(d, &a, &u);
 	if (!r)
 		r = setup_vips(&a, &u);
+	if (!r) {
+		r = vsn_decap_gue_port_get(d, &gue_port);
+		if (r)
+			r = slb_err(r, "read the GUE port");
+	}
 	if (r) {
 		rollback(ctl, d, &a, &u);
 		goto out;
 	}
-	printf("ready: IP-in-IP from %zu node%s to %zu VIP%s is decapsulated on %s\n", a.n_nodes,
+	printf("ready: IP-in-IP ");
+	if (gue_port)
+		printf("and GUE (UDP port %u) ", gue_port);
+	printf("from %zu node%s to %zu VIP%s is decapsulated on %s\n", a.n_nodes,
 	       a.n_nodes == 1 ? "" : "s", a.n_vips, a.n_vips == 1 ? "" : "s", a.dev);
 out:
 	if (d)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * show: what vsn-slb set up, read back from the host. Works without the
- * decap program too (after a teardown): the VIPs and sysctls are the host's.
+ * show: what vsn-slb set up, read back from the host (the GUE port 0 when
+ * off). Works without the decap program too (after a teardown): the VIPs and
+ * sysctls are the host's.
  * With --json, one JSON object per line, each with a "kind".
  */
 #include <errno.h>
@@ -66,8 +67,18 @@ static int print_node(const struct vsn_addr *node, void *arg)
 
 static int show_program(struct show *s, struct vsn_decap *d)
 {
+	__u16 port;
 	int r;
 
+	r = vsn_decap_gue_port_get(d, &port);
+	if (r)
+		return slb_err(r, "read the GUE port");
+	if (s->json)
+		printf("{\"kind\":\"gue\",\"port\":%u}\n", port);
+	else if (port)
+		printf("GUE port: %u\n", port);
+	else
+		printf("GUE port: off\n");
 	if (!s->json)
 		printf("interfaces:\n");
 	r = vsn_decap_links_foreach(d, print_link, s);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * vsn-slb: sets up an SLB host for vsn's ipip forwarding, a thin front of
+ * vsn-slb: sets up an SLB host for vsn's ipip and gue forwarding, a thin front of
  * libvsndp's decap part (lib/dp/vsn_decap.h) plus the host settings direct
  * server return needs. One subcommand per entry of the table below.
  */
@@ -15,7 +15,9 @@
 #include "slb.h"
 
 static const struct slb_cmd cmds[] = {
-	{"setup", "--dev IFACE --node ADDR... --vip ADDR... [--mode auto|native|generic]",
+	{"setup",
+	 "--dev IFACE --node ADDR... --vip ADDR... [--mode auto|native|generic]\n"
+	 "            [--gue-port PORT|off]",
 	 "load the decap program and attach it to IFACE, allow the nodes' underlay\n"
 	 "            addresses, add the VIPs to lo and set the ARP sysctls (idempotent)",
 	 cmd_setup},
@@ -23,20 +25,26 @@ static const struct slb_cmd cmds[] = {
 	 "detach the decap program from IFACE (unload it when no interface is left)\n"
 	 "            and remove the VIPs from lo; the ARP sysctls stay",
 	 cmd_teardown},
-	{"allow", "ADDR...", "accept IP-in-IP from these node underlay addresses", cmd_allow},
-	{"disallow", "ADDR...", "stop accepting IP-in-IP from these addresses", cmd_disallow},
+	{"allow", "ADDR...", "accept IP-in-IP and GUE from these node underlay addresses",
+	 cmd_allow},
+	{"disallow", "ADDR...", "stop accepting IP-in-IP and GUE from these addresses",
+	 cmd_disallow},
+	{"gue-port", "[PORT|off]",
+	 "show or set the UDP port GUE is taken from (default 6080; off: none)", cmd_gue_port},
 	{"show", "[--json]",
-	 "interfaces, allowed nodes, VIPs on lo, ARP sysctls and counters by reason", cmd_show},
+	 "interfaces, allowed nodes, GUE port, VIPs on lo, ARP sysctls, counters by reason",
+	 cmd_show},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: vsn-slb [--pin-dir DIR] COMMAND [ARGS]\n\n"
-		"Sets up an SLB host for vsn's ipip forwarding: the decap XDP program and\n"
-		"its allow-list of nodes, the VIPs on lo, the ARP sysctls (default pin dir\n"
-		"%s, or $VSN_DECAP_PIN_DIR). ADDR is an IPv4 or IPv6\n"
-		"address; options that take one may be repeated.\n\nCommands:\n",
+		"Sets up an SLB host for vsn's ipip and gue forwarding: the decap XDP\n"
+		"program and its allow-list of nodes, the VIPs on lo, the ARP sysctls\n"
+		"(default pin dir %s, or $VSN_DECAP_PIN_DIR). ADDR\n"
+		"is an IPv4 or IPv6 address; options that take one may be repeated.\n\n"
+		"Commands:\n",
 		VSN_DECAP_DEFAULT_PIN_DIR);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-9s %s\n            %s\n", cmds[i].name, cmds[i].args, cmds[i].help);

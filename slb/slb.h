@@ -30,6 +30,10 @@ int slb_open(struct slb *ctl, bool create, bool quiet_missing, struct vsn_decap 
 /* Parse a node or VIP address given on the command line; prints the error. 0 or 1. */
 int slb_parse_node(const char *s, struct vsn_addr *ret);
 int slb_parse_vip(const char *s, struct vsn_addr *ret);
+/* Parse a GUE port, 1 to 65535, or off (0), for command cmd; prints the error. 0 or 1. */
+int slb_parse_gue_port(const char *cmd, const char *s, __u16 *ret);
+/* "GUE is taken from UDP port N", or that it is off. */
+void slb_print_gue_port(__u16 port);
 
 /* The addresses allowed now (cmd_allow.c); *ret is malloc'ed. 0 or -errno. */
 int slb_allowed_list(struct vsn_decap *d, struct vsn_addr **ret, size_t *ret_n);
@@ -65,5 +69,6 @@ int cmd_teardown(struct slb *ctl, int argc, char **argv);
 int cmd_allow(struct slb *ctl, int argc, char **argv);
 int cmd_disallow(struct slb *ctl, int argc, char **argv);
 int cmd_show(struct slb *ctl, int argc, char **argv);
+int cmd_gue_port(struct slb *ctl, int argc, char **argv);
 
 #endif /* VSN_SLB_H */

@@ -167,6 +167,33 @@ static inline __u32 vsn_flow_hash_v4(__be32 saddr, __be32 daddr, __u32 ports, __
 }
 
 /*
+ * murmur3's 32-bit finalizer (fmix32): every input bit moves about half the
+ * output bits, in a few multiplications and shifts.
+ */
+static inline __u32 vsn_mix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * The UDP source port of a gue packet (host order), in 49152-65535: the top
+ * 14 bits of vsn_mix32() of the forwarder's flow word (bpf/parse.h,
+ * struct vsn_pkt.flow: the xor of the source address's 32-bit words, IPv4
+ * the destination's too, and of (source port << 16) ^ destination port, all
+ * as loaded), so the underlay's ECMP spreads flows and a flow keeps its
+ * port. jhash (vsn_flow_hash) would cost some 30 ns more per packet.
+ */
+static inline __u16 vsn_gue_sport(__u32 flow)
+{
+	return 0xc000 | vsn_mix32(flow) >> 18;
+}
+
+/*
  * The Maglev table entry a hash selects: table[vsn_maglev_slot(hash, m)].
  * A 32-bit modulo (BPF has it). Each slot gets floor(2^32 / m) or one more
  * of the 2^32 hash values: a relative bias below m / 2^32 (2^-16 at 65,537).

@@ -12,7 +12,7 @@
 #ifndef VSN_LAYOUT_H
 #define VSN_LAYOUT_H
 
-#define VSN_LAYOUT_VERSION 3
+#define VSN_LAYOUT_VERSION 4
 
 /* Outer map-in-map slots: the active one and the one being filled. */
 #define VSN_SLOTS 2
@@ -55,15 +55,15 @@ enum vsn_reason {
 	VSN_PASS_FRAGMENT,	   /* a later fragment of no VIP flow: its address is no VIP */
 	VSN_PASS_NOT_TCP_UDP,	   /* another transport protocol */
 	VSN_PASS_MALFORMED_L4,	   /* TCP/UDP header truncated, TCP data offset < 5 */
-	VSN_PASS_TTL_EXCEEDED,	   /* ipip: TTL / hop limit would reach 0; the kernel answers */
-	VSN_PASS_TOO_BIG,	   /* ipip: the encapsulated packet would exceed the egress MTU */
+	VSN_PASS_TTL_EXCEEDED, /* ipip, gue: TTL / hop limit would reach 0; the kernel answers */
+	VSN_PASS_TOO_BIG,      /* ipip, gue: the encapsulated packet would exceed the egress MTU */
 	/* Dropped: a VIP was addressed but cannot be served. */
 	VSN_DROP_NO_POLICY, /* VIP known, no policy for this protocol/port */
 	VSN_DROP_SLB_DOWN,  /* no SLB of the destination can take the flow (down, or drain for a new
 			       flow) */
 	VSN_DROP_NO_NEXTHOP,	 /* the destination SLB is unknown or its next hop unresolved */
-	VSN_DROP_NO_UNDERLAY,	 /* ipip: no underlay source address of the SLB's family */
-	VSN_DROP_ENCAP_ERROR,	 /* ipip: the kernel refused room for the outer header */
+	VSN_DROP_NO_UNDERLAY,	 /* ipip, gue: no underlay source address of the SLB's family */
+	VSN_DROP_ENCAP_ERROR,	 /* ipip, gue: the kernel refused room for the outer headers */
 	VSN_DROP_FRAG_UNMATCHED, /* a later fragment to a VIP whose first fragment was not seen */
 	VSN_DROP_TOO_BIG, /* too big to encapsulate, and the replies' rate bound was reached */
 	VSN_REASON_MAX,
@@ -174,7 +174,11 @@ struct vsn_prefix_match {
 enum vsn_forward {
 	VSN_FORWARD_L2 = 0,   /* rewrite MACs, IP untouched: direct server return */
 	VSN_FORWARD_IPIP = 1, /* IPv4-in-IPv4 / IPv6-in-IPv6 to the SLB's address */
+	VSN_FORWARD_GUE = 2,  /* GUE variant 0 in UDP (IPv4 in IPv4, IPv6 in IPv6) to the SLB */
 };
+
+/* UDP destination port of gue when none is set (vsn_config.gue_port 0). */
+#define VSN_GUE_PORT_DEFAULT 6080
 
 enum vsn_slb_state {
 	VSN_SLB_UP = 0,
@@ -204,8 +208,8 @@ struct vsn_slb {
 
 /* Node-wide settings the forwarder reads (one entry). */
 struct vsn_config {
-	__u8 underlay6[16]; /* outer source of IPv6-in-IPv6 */
-	__be32 underlay4;   /* outer source of IPv4-in-IPv4 */
+	__u8 underlay6[16]; /* outer source of ipip and gue over IPv6 */
+	__be32 underlay4;   /* outer source of ipip and gue over IPv4 */
 	__u32 flags;	    /* VSN_CFG_*: which underlay addresses are set */
 	/*
 	 * New flows each CPU may add to the connection table per second (0: no
@@ -213,7 +217,8 @@ struct vsn_config {
 	 * only not remembered, so a flood cannot evict established flows.
 	 */
 	__u32 flow_inserts_per_cpu;
-	__u32 pad;
+	__be16 gue_port; /* UDP destination port of gue; 0 (as loaded): VSN_GUE_PORT_DEFAULT */
+	__u16 pad;
 };
 
 /*
@@ -321,25 +326,36 @@ struct vsn_meta {
 };
 
 /*
- * The decap program for SLB hosts (bpf/decap.bpf.c): IP-in-IP from the
- * allowed node underlay addresses is decapsulated and passed up; nothing
- * else is touched. One per-CPU counter per reason.
+ * The decap program for SLB hosts (bpf/decap.bpf.c): IP-in-IP, and GUE to
+ * the configured UDP port, from the allowed node underlay addresses is
+ * decapsulated and passed up; nothing else is touched. One per-CPU counter
+ * per reason.
  */
 /*
  * Versioned apart from the forwarder: SLB hosts need not be touched when only
  * the forwarder's layout changes. Bump it with any change below.
  */
-#define VSN_DECAP_LAYOUT_VERSION 2
+#define VSN_DECAP_LAYOUT_VERSION 3
 
 enum vsn_decap_reason {
-	VSN_DECAP_OK_V4 = 0,	    /* decapsulated; the inner packet is IPv4 */
-	VSN_DECAP_OK_V6,	    /* decapsulated; the inner packet is IPv6 */
-	VSN_DECAP_PASS_NOT_ENCAP,   /* not IP-in-IP (or not IP): passed untouched */
-	VSN_DECAP_PASS_MALFORMED,   /* outer or inner header truncated or invalid: passed */
-	VSN_DECAP_PASS_FRAGMENT,    /* the outer packet is a fragment: passed untouched */
+	VSN_DECAP_OK_V4 = 0,	  /* IP-in-IP decapsulated; the inner packet is IPv4 */
+	VSN_DECAP_OK_V6,	  /* IP-in-IP decapsulated; the inner packet is IPv6 */
+	VSN_DECAP_OK_GUE_V4,	  /* GUE decapsulated; the inner packet is IPv4 */
+	VSN_DECAP_OK_GUE_V6,	  /* GUE decapsulated; the inner packet is IPv6 */
+	VSN_DECAP_PASS_NOT_ENCAP, /* neither IP-in-IP nor UDP to the GUE port: passed untouched */
+	VSN_DECAP_PASS_MALFORMED, /* outer, UDP, GUE or inner header truncated or invalid: passed */
+	VSN_DECAP_PASS_GUE_OTHER, /* GUE that is not variant 0 data with IPv4/IPv6 and no
+				     extension fields: passed untouched */
+	VSN_DECAP_PASS_FRAGMENT,  /* the outer packet is a fragment: passed untouched */
 	VSN_DECAP_DROP_NOT_ALLOWED, /* encapsulated, but its outer source is no allowed node */
 	VSN_DECAP_DROP_ERROR,	    /* the kernel refused to move the packet head */
 	VSN_DECAP_REASON_MAX,
+};
+
+/* Host-wide settings of the decap program (one entry). */
+struct vsn_decap_config {
+	__be16 gue_port; /* UDP port GUE is taken from; 0: no GUE. VSN_GUE_PORT_DEFAULT at load */
+	__u16 pad;
 };
 
 /* Key of the decap allow-list: a node underlay address, IPv6 or v4-mapped. */

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -41,4 +43,19 @@ int cli_verr(const char *prog, int r, const char *fmt, va_list ap)
 		fprintf(stderr, ": %s", strerror(-r));
 	fprintf(stderr, "\n");
 	return 1;
+}
+
+int cli_parse_ulong(const char *s, unsigned long max, unsigned long *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
 }

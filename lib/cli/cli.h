@@ -21,4 +21,7 @@ int cli_global_options(const char *prog, int argc, char **argv, const char **pin
  */
 int cli_verr(const char *prog, int r, const char *fmt, va_list ap);
 
+/* A decimal number from 0 to max, nothing else (no sign, no blanks): 0, or -EINVAL. */
+int cli_parse_ulong(const char *s, unsigned long max, unsigned long *ret);
+
 #endif /* VSN_CLI_H */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loading, pinning, re-opening and attaching the SLB host's decap program,
- * and its allow-list and counters. Same pattern as the forwarder (dp.c).
+ * and its allow-list, GUE port and counters. Same pattern as the forwarder
+ * (dp.c).
  *
  * Pin layout under pin_dir:  prog, maps/<map name>, links/<ifname>.
  * maps/vsn_decap_meta is pinned last: its presence means "loaded completely".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +27,7 @@ enum decap_map {
 	DECAP_MAP_ALLOW,
 	DECAP_MAP_CNT,
 	DECAP_MAP_FAST,
+	DECAP_MAP_CONFIG,
 	DECAP_MAP_META, /* last: pinned last */
 	DECAP_MAP_MAX,
 };
@@ -34,14 +37,18 @@ static const char *const decap_map_names[DECAP_MAP_MAX] = {
 	[DECAP_MAP_ALLOW] = "vsn_decap_allow",
 	[DECAP_MAP_CNT] = "vsn_decap_cnt",
 	[DECAP_MAP_FAST] = "vsn_decap_fast",
+	[DECAP_MAP_CONFIG] = "vsn_decap_config", /* the GUE port */
 	[DECAP_MAP_META] = "vsn_decap_meta",
 };
 
 static const char *const reason_names[VSN_DECAP_REASON_MAX] = {
 	[VSN_DECAP_OK_V4] = "decap_v4",
 	[VSN_DECAP_OK_V6] = "decap_v6",
+	[VSN_DECAP_OK_GUE_V4] = "decap_gue_v4",
+	[VSN_DECAP_OK_GUE_V6] = "decap_gue_v6",
 	[VSN_DECAP_PASS_NOT_ENCAP] = "pass_not_encap",
 	[VSN_DECAP_PASS_MALFORMED] = "pass_malformed",
+	[VSN_DECAP_PASS_GUE_OTHER] = "pass_gue_other",
 	[VSN_DECAP_PASS_FRAGMENT] = "pass_fragment",
 	[VSN_DECAP_DROP_NOT_ALLOWED] = "drop_not_allowed",
 	[VSN_DECAP_DROP_ERROR] = "drop_error",
@@ -82,6 +89,7 @@ static void unpin_all(const char *dir)
 
 static int load_and_pin(const char *dir)
 {
+	struct vsn_decap_config cfg = {.gue_port = htons(VSN_GUE_PORT_DEFAULT)};
 	__u32 zero = 0, version = VSN_DECAP_LAYOUT_VERSION;
 	struct decap_bpf *skel;
 	int r;
@@ -95,7 +103,8 @@ static int load_and_pin(const char *dir)
 	r = decap_bpf__load(skel);
 	if (r)
 		goto out;
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.vsn_decap_meta), &zero, &version, BPF_ANY)) {
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.vsn_decap_meta), &zero, &version, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.vsn_decap_config), &zero, &cfg, BPF_ANY)) {
 		r = -errno;
 		goto out;
 	}
@@ -385,6 +394,32 @@ int vsn_decap_allowed_foreach(struct vsn_decap *d,
 		prev = &k;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int vsn_decap_gue_port_set(struct vsn_decap *d, __u16 port)
+{
+	struct vsn_decap_config c = {.gue_port = htons(port)};
+	__u32 zero = 0;
+	int r;
+
+	r = pin_lock(d->dir_fd);
+	if (r)
+		return r;
+	if (bpf_map_update_elem(d->map_fd[DECAP_MAP_CONFIG], &zero, &c, BPF_ANY))
+		r = -errno;
+	pin_unlock(d->dir_fd);
+	return r;
+}
+
+int vsn_decap_gue_port_get(struct vsn_decap *d, __u16 *ret_port)
+{
+	struct vsn_decap_config c;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(d->map_fd[DECAP_MAP_CONFIG], &zero, &c))
+		return -errno;
+	*ret_port = ntohs(c.gue_port);
+	return 0;
 }
 
 int vsn_decap_counter_read(struct vsn_decap *d, enum vsn_decap_reason reason,

@@ -60,7 +60,7 @@ int dp_slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb);
 /* What set validation and table builds know of an SLB id. */
 #define SLB_KNOWN 0x1	/* looked up */
 #define SLB_DEFINED 0x2 /* exists (in the set or on the node) */
-#define SLB_IPIP 0x4	/* forwards by ipip */
+#define SLB_IPIP 0x4	/* forwards by ipip or gue: its own family only */
 #define SLB_IPV6 0x8	/* has an IPv6 address */
 #define SLB_UP 0x10	/* state up: takes new flows */
 

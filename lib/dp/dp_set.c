@@ -55,7 +55,7 @@ __u8 dp_slb_facts(const struct vsn_slb *e)
 	struct vsn_addr a;
 
 	vsn_addr_from_key(e->addr, &a);
-	return SLB_KNOWN | SLB_DEFINED | (e->forward == VSN_FORWARD_IPIP ? SLB_IPIP : 0) |
+	return SLB_KNOWN | SLB_DEFINED | (e->forward != VSN_FORWARD_L2 ? SLB_IPIP : 0) |
 	       (a.family == AF_INET6 ? SLB_IPV6 : 0) | (e->state == VSN_SLB_UP ? SLB_UP : 0);
 }
 

@@ -26,6 +26,7 @@ static const char *const state_names[] = {
 static const char *const forward_names[] = {
 	[VSN_FORWARD_L2] = "l2",
 	[VSN_FORWARD_IPIP] = "ipip",
+	[VSN_FORWARD_GUE] = "gue",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -134,7 +134,7 @@ static int slb_field(struct pf_ctx *c, const char *key, yaml_node_t *v, void *ob
 		return get_addr(c, v, "slb address", &s->slb.addr);
 	if (!strcmp(key, "forward")) {
 		if (!str || vsn_forward_parse(str, &s->slb.forward))
-			return fail(c, v, "forward: expected l2 or ipip");
+			return fail(c, v, "forward: expected l2, ipip or gue");
 		return 0;
 	}
 	/* state */

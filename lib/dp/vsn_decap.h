@@ -2,7 +2,8 @@
 /*
  * The SLB-host side of encapsulated forwarding: the decap XDP program
  * (bpf/decap.bpf.c), pinned under its own directory, with the allow-list of
- * node underlay addresses it accepts IP-in-IP from. Part of libvsndp; same
+ * node underlay addresses it accepts IP-in-IP and GUE from, and the UDP port
+ * it takes GUE on. Part of libvsndp; same
  * conventions as vsn_dp.h (0 or a negative errno, ret_* untouched on
  * failure, no logging).
  */
@@ -43,6 +44,14 @@ int vsn_decap_allow(struct vsn_decap *d, const struct vsn_addr *node);
 int vsn_decap_disallow(struct vsn_decap *d, const struct vsn_addr *node);
 int vsn_decap_allowed_foreach(struct vsn_decap *d,
 			      int (*cb)(const struct vsn_addr *node, void *arg), void *arg);
+
+/*
+ * The UDP port GUE is taken from (host order); 0: GUE is not taken apart,
+ * UDP to any port passes. VSN_GUE_PORT_DEFAULT (6080) at load. Takes effect
+ * at once.
+ */
+int vsn_decap_gue_port_set(struct vsn_decap *d, __u16 port);
+int vsn_decap_gue_port_get(struct vsn_decap *d, __u16 *ret_port);
 
 int vsn_decap_counter_read(struct vsn_decap *d, enum vsn_decap_reason reason,
 			   struct vsn_counter *ret);

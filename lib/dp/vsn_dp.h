@@ -290,13 +290,21 @@ int vsn_dp_flows_foreach(struct vsn_dp *dp,
 int vsn_dp_flows_clear(struct vsn_dp *dp);
 
 /*
- * The node's underlay addresses: the outer source of ipip, one per family.
+ * The node's underlay addresses: the outer source of ipip and gue, one per family.
  * A NULL (or family 0) address unsets that family: ipip packets that need it
  * are then dropped and counted as drop_no_underlay. Takes effect at once.
  */
 int vsn_dp_underlay_set(struct vsn_dp *dp, const struct vsn_addr *v4, const struct vsn_addr *v6);
 /* Family 0 in a result: that family is unset. */
 int vsn_dp_underlay_get(struct vsn_dp *dp, struct vsn_addr *ret_v4, struct vsn_addr *ret_v6);
+
+/*
+ * The UDP destination port of gue (host order), node-wide: the port the
+ * SLB hosts take GUE on. VSN_GUE_PORT_DEFAULT (6080) until set; 0 is
+ * refused (-EINVAL). Takes effect at once.
+ */
+int vsn_dp_gue_port_set(struct vsn_dp *dp, __u16 port);
+int vsn_dp_gue_port_get(struct vsn_dp *dp, __u16 *ret_port);
 
 /* Calls cb for each policy of the running set, in table order. */
 int vsn_dp_policies_foreach(struct vsn_dp *dp, int (*cb)(const struct vsn_dp_policy *p, void *arg),

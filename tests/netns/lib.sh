@@ -550,24 +550,28 @@ vsn_pkt_udp() {
 	fi
 }
 
-# vsn_ipip_send NS SRC DST HEX: from namespace NS, send the IP packet HEX encapsulated in an outer
-# header from SRC to DST (outer family by DST; protocol 4 or 41 by HEX's version), as a node does.
-# The kernel writes the outer header: a raw socket (socat) needs no ipip module.
+# vsn_ipip_send NS SRC DST HEX [GUE_PORT]: from namespace NS, send the IP packet HEX encapsulated in
+# an outer header from SRC to DST (outer family by DST; protocol 4 or 41 by HEX's version), as a
+# node does; with GUE_PORT, in GUE instead: UDP to that port, then a GUE header of variant 0 whose
+# protocol is 4 or 41, then the packet. The kernel writes the outer header (and the UDP header: its
+# source port and checksum): a raw or UDP socket (socat) needs no ipip or fou module.
 vsn_ipip_send() {
-	local proto to
+	local proto data=$4 src=$2 dst=$3 v=4 to
 
 	case ${4:0:1} in
 	4) proto=4 ;;
 	6) proto=41 ;;
 	*) return 1 ;;
 	esac
-	if [[ $3 == *:* ]]; then
-		to="IP6-SENDTO:[$3]:$proto,bind=[$2]"
+	[[ $3 == *:* ]] && v=6 src="[$2]" dst="[$3]"
+	if [ -n "${5:-}" ]; then
+		to="UDP$v-SENDTO:$dst:$5,bind=$src"
+		data=$(printf '00%02x0000' "$proto")$4
 	else
-		to="IP4-SENDTO:$3:$proto,bind=$2"
+		to="IP$v-SENDTO:$dst:$proto,bind=$src"
 	fi
 	# shellcheck disable=SC2059 # the format is nothing but \xHH escapes
-	printf "$(sed 's/../\\x&/g' <<<"$4")" | vsn_ns "$1" socat -u - "$to"
+	printf "$(sed 's/../\\x&/g' <<<"$data")" | vsn_ns "$1" socat -u - "$to"
 }
 
 # vsn_decap_cnt FILE NAME [packets|bytes]: one counter from a 'vsn-slb show --json' snapshot.

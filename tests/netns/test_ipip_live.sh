@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Live ipip forwarding: real TCP from the client namespace to nginx on an SLB host, through the
-# node's XDP forwarder (IPv4-in-IPv4, IPv6-in-IPv6) and the SLB host's vsn decap program, set up
-# with vsn-slb. Topology: tests/netns/lib.sh, with a node-to-SLB underlay MTU of 1600 (room for
-# the outer header, as real underlays have). Root only (exit 77 otherwise). TAP lines, closing
-# with "N passed, M failed".
+# Live ipip and gue forwarding: real TCP from the client namespace to nginx on an SLB host, through
+# the node's XDP forwarder (IPv4-in-IPv4, IPv6-in-IPv6; then the same in UDP and GUE) and the SLB
+# host's vsn decap program, set up with vsn-slb. Topology: tests/netns/lib.sh, with a node-to-SLB
+# underlay MTU of 1600 (room for the outer headers, as real underlays have). The gue part also
+# checks the outer UDP checksums the node computes over IPv6 on the wire: with GUE off on the SLB,
+# its kernel verifies them. Root only (exit 77 otherwise). TAP lines, closing with
+# "N passed, M failed".
 set -u
 
 # shellcheck source=tests/netns/lib.sh
@@ -34,16 +36,20 @@ underlay_mtu() { # MTU: on both ends of the node-to-SLB link
 		vsn_ns "$NS_SLB" ip link set dev eth0 mtu "$1"
 }
 
+# write_policy FILE FORWARD FIRST_ID: the SLB host as two SLBs forwarding by FORWARD (ipip or gue),
+# ids FIRST_ID (IPv4) and FIRST_ID + 1 (IPv6); the VIPs' tcp/80 and the sink's port go there, and
+# the IPv6 VIP's UDP.
 write_policy() {
 	cat >"$1" <<EOF
 slbs:
-  - {id: 1, address: $SLB4, forward: ipip}
-  - {id: 2, address: "$SLB6", forward: ipip}
+  - {id: $3, address: $SLB4, forward: $2}
+  - {id: $(($3 + 1)), address: "$SLB6", forward: $2}
 policies:
-  - {id: 1, service: 1, vip: $VIP4, proto: tcp, port: 80, slb: 1}
-  - {id: 2, service: 2, vip: "$VIP6", proto: tcp, port: 80, slb: 2}
-  - {id: 3, service: 1, vip: $VIP4, proto: tcp, port: $SINK_PORT, slb: 1}
-  - {id: 4, service: 2, vip: "$VIP6", proto: tcp, port: $SINK_PORT, slb: 2}
+  - {id: 1, service: 1, vip: $VIP4, proto: tcp, port: 80, slb: $3}
+  - {id: 2, service: 2, vip: "$VIP6", proto: tcp, port: 80, slb: $(($3 + 1))}
+  - {id: 3, service: 1, vip: $VIP4, proto: tcp, port: $SINK_PORT, slb: $3}
+  - {id: 4, service: 2, vip: "$VIP6", proto: tcp, port: $SINK_PORT, slb: $(($3 + 1))}
+  - {id: 5, service: 2, vip: "$VIP6", proto: udp, port: any, slb: $(($3 + 1))}
 EOF
 }
 
@@ -103,7 +109,7 @@ node_setup() {
 	expect_ok vsn_dpctl attach "$IF_NODE_CLIENT" || return 1
 	expect_ok vsn_dpctl underlay "$NODE_S4" "$NODE_S6" || return 1
 	expect_grep "underlay ipv4 $NODE_S4, ipv6 $NODE_S6" || return 1
-	write_policy "$VSN_STATE_DIR/ipip.yaml"
+	write_policy "$VSN_STATE_DIR/ipip.yaml" ipip 1
 	expect_ok vsn_dpctl apply "$VSN_STATE_DIR/ipip.yaml" || return 1
 	expect_ok vsn_dpctl show || return 1
 	expect_grep "slb 1 $SLB4 ipip up via ifindex " && expect_grep "mtu $UNDERLAY_MTU" &&
@@ -111,7 +117,7 @@ node_setup() {
 }
 
 # Every client packet the node encapsulated was decapsulated by the SLB host, and answered.
-curl_through_ipip() { # URL FAMILY(v4|v6) POLICY
+curl_through_ipip() { # URL FAMILY(v4|v6) POLICY [gue]
 	local i fwd dec
 
 	snapshot before || return 1
@@ -120,7 +126,7 @@ curl_through_ipip() { # URL FAMILY(v4|v6) POLICY
 	done
 	snapshot after || return 1
 	fwd=$(fwd_delta before after policy "$3") || return 1
-	dec=$(decap_delta before after "decap_$2") || return 1
+	dec=$(decap_delta before after "decap_${4:+gue_}$2") || return 1
 	vsn_note "$CURLS requests to $1: $fwd packets encapsulated, $dec decapsulated"
 	[ "$fwd" -ge $((CURLS * 4)) ] || vsn_fail "only $fwd packets forwarded" || return 1
 	[ "$fwd" -eq "$dec" ] || vsn_fail "forwarded $fwd, decapsulated $dec"
@@ -129,12 +135,13 @@ curl_through_ipip() { # URL FAMILY(v4|v6) POLICY
 curl_vip4_ipip() { curl_through_ipip "http://$VIP4/" v4 1; }
 curl_vip6_ipip() { curl_through_ipip "http://[$VIP6]/" v6 2; }
 
-# Full-size client packets (1500 bytes) fit the underlay once encapsulated (1520 / 1540):
-# 300 kB uploads cross whole, some 200 full-size segments each, none passed as too big.
+# Full-size client packets (1500 bytes) fit the underlay once encapsulated (1520 / 1540; by gue
+# 1532 / 1552): 300 kB uploads cross whole, some 200 full-size segments each, none passed as too
+# big.
 upload_full_size_packets() {
 	local url code n
 
-	head -c 300000 /dev/zero >"$VSN_STATE_DIR/upload"
+	[ -e "$VSN_STATE_DIR/upload" ] || head -c 300000 /dev/zero >"$VSN_STATE_DIR/upload"
 	snapshot before || return 1
 	for url in "http://$VIP4/" "http://[$VIP6]/"; do
 		code=$(vsn_ns "$NS_CLIENT" curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
@@ -155,15 +162,16 @@ upload_full_size_packets() {
 
 # Path MTU discovery through the encapsulation: with an underlay MTU of 1500, the client's
 # full-size packets no longer fit once encapsulated. The node answers each with fragmentation
-# needed (IPv4, DF set by TCP) or packet too big (IPv6) carrying MTU - 20 / - 40; the client's
-# TCP lowers its segment size and every byte of the uploads arrives, in both families.
-pmtu_discovery() {
+# needed (IPv4, DF set by TCP) or packet too big (IPv6) carrying the MTU less the outer headers
+# (ipip: 20 / 40, gue: 32 / 52); the client's TCP lowers its segment size and every byte of the
+# uploads arrives, in both families.
+pmtu_discovery() { # FORWARD SLB MTU4 MTU6: the running set's method and IPv4 SLB, the MTUs to learn
 	local replies passed
 
 	underlay_mtu 1500 || return 1
 	expect_ok vsn_dpctl resolve || return 1
 	expect_ok vsn_dpctl show || return 1
-	expect_grep "slb 1 $SLB4 ipip up via ifindex " && expect_grep "mtu 1500" || return 1
+	expect_grep "slb $2 $SLB4 $1 up via ifindex " && expect_grep "mtu 1500" || return 1
 	# Forget what earlier uploads learnt about the path.
 	vsn_ns "$NS_CLIENT" ip route flush cache
 	vsn_ns "$NS_CLIENT" ip -6 route flush cache
@@ -173,16 +181,19 @@ pmtu_discovery() {
 	snapshot after || return 1
 	replies=$(fwd_delta before after reason reply_too_big) || return 1
 	passed=$(fwd_delta before after reason pass_too_big) || return 1
-	vsn_note "2 uploads of 300 kB through a 1500-byte underlay: $replies too-big replies sent"
+	vsn_note "2 uploads of 300 kB by $1 through a 1500-byte underlay: $replies too-big replies sent"
 	[ "$replies" -ge 2 ] || vsn_fail "only $replies too-big replies" || return 1
 	[ "$passed" -eq 0 ] || vsn_fail "$passed packets passed as too big" || return 1
 	# The client learnt the path's MTU from the replies.
 	expect_ok vsn_ns "$NS_CLIENT" ip route get "$VIP4" || return 1
-	expect_grep "mtu 1480" || return 1
+	expect_grep "mtu $3" || return 1
 	expect_ok vsn_ns "$NS_CLIENT" ip -6 route get "$VIP6" || return 1
-	expect_grep "mtu 1460" || return 1
+	expect_grep "mtu $4" || return 1
 	underlay_mtu "$UNDERLAY_MTU" && expect_ok vsn_dpctl resolve && expect_page "http://$VIP4/"
 }
+
+pmtu_discovery_ipip() { pmtu_discovery ipip 1 1480 1460; }
+pmtu_discovery_gue() { pmtu_discovery gue 3 1468 1448; }
 
 # The SLB host refuses encapsulated packets from a node it does not allow.
 unknown_node_refused() {
@@ -196,6 +207,66 @@ unknown_node_refused() {
 	dropped=$(decap_delta before after drop_not_allowed) || return 1
 	[ "$dropped" -gt 0 ] || vsn_fail "nothing counted as drop_not_allowed" || return 1
 	expect_ok vsn_slb allow "$NODE_S4" && expect_page "http://$VIP4/"
+}
+
+# gue: the node forwards to the same host as gue SLBs (the flows of the ipip part forgotten, so
+# every connection is picked anew, and the path MTU the client learnt too); the SLB host takes
+# GUE on 6080 as set up.
+gue_node_setup() {
+	write_policy "$VSN_STATE_DIR/gue.yaml" gue 3
+	expect_ok vsn_dpctl apply "$VSN_STATE_DIR/gue.yaml" || return 1
+	expect_ok vsn_dpctl flows --clear || return 1
+	vsn_ns "$NS_CLIENT" ip route flush cache
+	vsn_ns "$NS_CLIENT" ip -6 route flush cache
+	expect_ok vsn_dpctl show || return 1
+	expect_grep "slb 3 $SLB4 gue up via ifindex " && expect_grep "slb 4 $SLB6 gue up via ifindex " &&
+		expect_grep "gue port: 6080"
+}
+
+curl_vip4_gue() { curl_through_ipip "http://$VIP4/" v4 1 gue; }
+curl_vip6_gue() { curl_through_ipip "http://[$VIP6]/" v6 2 gue; }
+
+slb_udp6() { # the SLB's Udp6 counter NAME (/proc/net/snmp6)
+	vsn_ns "$NS_SLB" awk -v k="$1" '$1 == k { print $2 }' /proc/net/snmp6
+}
+
+# The outer UDP checksum over IPv6 holds on the wire, for datagrams of every size up to a full
+# packet: with GUE off, the SLB's decap program passes the node's packets untouched and the SLB's
+# kernel checks their checksums before it finds no socket on 6080 (Udp6NoPorts), or counts a
+# checksum error (Udp6InCsumErrors).
+gue_checksums_on_the_wire() {
+	local n=0 len no0 no1 err0 err1
+
+	expect_ok vsn_slb gue-port off || return 1
+	no0=$(slb_udp6 Udp6NoPorts) && err0=$(slb_udp6 Udp6InCsumErrors) || return 1
+	for len in 1 2 3 100 511 512 513 1000 1021 1452; do
+		vsn_ns "$NS_CLIENT" bash -c "head -c $len /dev/urandom >/dev/udp/$VIP6/9" || return 1
+		n=$((n + 1))
+	done
+	sleep 0.3
+	no1=$(slb_udp6 Udp6NoPorts) && err1=$(slb_udp6 Udp6InCsumErrors) || return 1
+	expect_ok vsn_slb gue-port 6080 || return 1
+	vsn_note "$n datagrams in GUE over IPv6: $((no1 - no0)) checked and refused for want of a socket, $((err1 - err0)) checksum errors"
+	[ $((err1 - err0)) -eq 0 ] || vsn_fail "$((err1 - err0)) outer UDP checksum errors" || return 1
+	[ $((no1 - no0)) -ge "$n" ] || vsn_fail "only $((no1 - no0)) of $n reached the SLB's UDP"
+}
+
+# Another GUE port on both sides works at once; on the node only, nothing reaches nginx.
+gue_port_on_both_sides() {
+	local d
+
+	expect_ok vsn_dpctl gue-port 5555 || return 1
+	snapshot before || return 1
+	vsn_ns "$NS_CLIENT" curl -sS -o /dev/null --max-time 2 "http://$VIP4/" >/dev/null 2>&1 &&
+		vsn_fail "answered with the SLB on another port" && return 1
+	snapshot after || return 1
+	d=$(decap_delta before after decap_gue_v4) && [ "$d" -eq 0 ] ||
+		vsn_fail "GUE to 5555 decapsulated ($d) while the SLB takes 6080" || return 1
+	d=$(decap_delta before after pass_not_encap) && [ "$d" -gt 0 ] ||
+		vsn_fail "GUE to 5555 was not passed untouched on the SLB" || return 1
+	expect_ok vsn_slb gue-port 5555 || return 1
+	curl_through_ipip "http://$VIP4/" v4 1 gue || return 1
+	expect_ok vsn_dpctl gue-port 6080 && expect_ok vsn_slb gue-port 6080
 }
 
 slb_host_teardown() {
@@ -233,8 +304,16 @@ main() {
 	vsn_tap curl_vip4_ipip
 	vsn_tap curl_vip6_ipip
 	vsn_tap upload_full_size_packets
-	vsn_tap pmtu_discovery
+	vsn_tap pmtu_discovery_ipip
 	vsn_tap unknown_node_refused
+	vsn_tap gue_node_setup
+	vsn_tap curl_vip4_gue
+	vsn_tap curl_vip6_gue
+	vsn_tap upload_full_size_packets
+	vsn_tap gue_checksums_on_the_wire
+	vsn_tap pmtu_discovery_gue
+	vsn_tap unknown_node_refused
+	vsn_tap gue_port_on_both_sides
 	vsn_tap slb_host_teardown
 	vsn_note "took $((SECONDS - t0)) s"
 	vsn_tap_done

@@ -465,6 +465,22 @@ underlay_commands() {
 	expect_grep "underlay: ipv4 -, ipv6 -"
 }
 
+# The gue-port commands docs/dpctl.md shows, and what they print: the node's GUE port, 6080 until
+# set, shown by show too.
+gue_port_commands() {
+	expect_ok vsn_dpctl gue-port || return 1
+	[ "$OUT" = "gue port 6080" ] || vsn_fail "default: $OUT" || return 1
+	expect_ok vsn_dpctl gue-port 5555 || return 1
+	[ "$OUT" = "gue port 5555" ] || vsn_fail "set: $OUT" || return 1
+	expect_ok vsn_dpctl show || return 1
+	expect_grep "gue port: 5555" || return 1
+	expect_fail vsn_dpctl gue-port 0 || return 1
+	expect_grep "gue-port: '0' is no UDP port (1 to 65535)" || return 1
+	expect_fail vsn_dpctl gue-port 5555 6080 || return 1
+	expect_ok vsn_dpctl gue-port 6080 || return 1
+	[ "$OUT" = "gue port 6080" ] || vsn_fail "back: $OUT"
+}
+
 # udp_to_vip4 N: N UDP datagrams with 32 bytes of payload from the client to the IPv4 VIP's port
 # 53 (nothing answers).
 UDP_PAYLOAD='ipip test datagram of 32 bytes..'
@@ -650,6 +666,7 @@ main() {
 	vsn_tap unresolved_drops_no_nexthop
 	vsn_tap resolve_watch_follows_neighbour
 	vsn_tap underlay_commands
+	vsn_tap gue_port_commands
 	vsn_tap ipip_live
 	vsn_tap detach_stops_forwarding
 	vsn_tap unload_removes_pins

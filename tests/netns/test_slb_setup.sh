@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The SLB host side of ipip forwarding, without the forwarder: vsn-slb sets up an SLB namespace
-# (decap program on eth0, nodes allowed, VIPs on lo, ARP sysctls), then a node namespace sends real
-# IP-in-IP packets, built here and sent through a raw socket (socat), whose inner UDP datagrams to
-# the VIPs must reach a socket in the SLB namespace; the same packets from a source not allowed
-# must be dropped and counted. Root only (exit 77 otherwise); needs socat. Prints TAP lines and
-# closes with "N passed, M failed". Also runs every vsn-slb command docs/slb-host.md shows.
+# The SLB host side of ipip and gue forwarding, without the forwarder: vsn-slb sets up an SLB
+# namespace (decap program on eth0, nodes allowed, VIPs on lo, ARP sysctls), then a node namespace
+# sends real IP-in-IP packets, built here and sent through a raw socket (socat), and GUE packets
+# (the GUE header and the same inner packets, sent through a UDP socket to port 6080), whose inner
+# UDP datagrams to the VIPs must reach a socket in the SLB namespace; the same packets from a source
+# not allowed must be dropped and counted. Root only (exit 77 otherwise); needs socat. Prints TAP
+# lines and closes with "N passed, M failed". Also runs every vsn-slb command docs/slb-host.md shows.
 #
 #  +------------------------------+      +-------------------------------------+
 #  | ns <prefix>node              |      | ns <prefix>slb                      |
@@ -18,9 +19,9 @@
 #  |                              |      | socat udp :9994 (v4), :9996 (v6)    |
 #  +------------------------------+      +-------------------------------------+
 #
-#  node -> slb: outer 10.100.2.1 -> 10.100.2.2 (or the IPv6 pair), protocol 4 or 41, around
-#               client 10.100.1.2 / 2001:db8:1::2 -> VIP udp; the decap program strips the outer
-#               header and the SLB's kernel delivers the datagram to socat.
+#  node -> slb: outer 10.100.2.1 -> 10.100.2.2 (or the IPv6 pair), protocol 4 or 41 (or UDP to
+#               6080 and GUE), around client 10.100.1.2 / 2001:db8:1::2 -> VIP udp; the decap
+#               program strips the outer headers and the SLB's kernel delivers the datagram to socat.
 #
 #   VSN_SLB=build/san/vsn-slb tests/netns/test_slb_setup.sh   runs it with the sanitizer build
 set -u
@@ -146,23 +147,25 @@ delta() {
 	echo $((b - a))
 }
 
-# send OUTER_SRC OUTER_DST INNER_FAMILY: one IP-in-IP packet from the node to the SLB, its inner
-# datagram from a client to the VIP of INNER_FAMILY (4 or 6), carrying a line of its own. Sets
-# MSG to that line and FRAME_LEN to the frame's length on the wire (what the counters count).
+# send OUTER_SRC OUTER_DST INNER_FAMILY [GUE_PORT]: one IP-in-IP packet from the node to the SLB
+# (with GUE_PORT: GUE to that UDP port), its inner datagram from a client to the VIP of
+# INNER_FAMILY (4 or 6), carrying a line of its own. Sets MSG to that line and FRAME_LEN to the
+# frame's length on the wire (what the counters count).
 MSG='' FRAME_LEN=0
 send() {
-	local src=$1 dst=$2 v=$3 hex outer=20 ov=4
+	local src=$1 dst=$2 v=$3 gue=${4:-} hex outer=20 ov=4
 
 	[[ $dst == *:* ]] && outer=40 ov=6
 	SEQ=$((SEQ + 1))
-	MSG="${v}in$ov #$SEQ from $src"
+	MSG="${v}in$ov${gue:+ gue} #$SEQ from $src"
 	if [ "$v" = 4 ]; then
 		hex=$(vsn_pkt_udp "$CLIENT4" "$VIP4" 40000 "$PORT4" "$MSG"$'\n')
 	else
 		hex=$(vsn_pkt_udp "$CLIENT6" "$VIP6" 40000 "$PORT6" "$MSG"$'\n')
 	fi
+	[ -n "$gue" ] && outer=$((outer + 8 + 4))
 	FRAME_LEN=$((14 + outer + ${#hex} / 2))
-	vsn_ipip_send "$NS_NODE" "$src" "$dst" "$hex"
+	vsn_ipip_send "$NS_NODE" "$src" "$dst" "$hex" "$gue"
 }
 
 # received V: did the SLB's socket on the family-V port get $MSG? Waits up to 2 s for it.
@@ -182,12 +185,13 @@ not_received() {
 	! grep -qxF -- "$MSG" "$VSN_STATE_DIR/recv$1"
 }
 
-# deliver NAME OUTER_SRC OUTER_DST V: the packet arrives, counted once under NAME, with its bytes.
+# deliver NAME OUTER_SRC OUTER_DST V [GUE_PORT]: the packet arrives, counted once under NAME, with
+# its bytes.
 deliver() {
 	local name=$1 d
 
 	snapshot before || return 1
-	send "$2" "$3" "$4" || vsn_fail "could not send" || return 1
+	send "$2" "$3" "$4" "${5:-}" || vsn_fail "could not send" || return 1
 	received "$4" || vsn_fail "'$MSG' did not reach the SLB's socket" || return 1
 	snapshot after || return 1
 	d=$(delta before after "$name") && [ "$d" -eq 1 ] ||
@@ -198,18 +202,23 @@ deliver() {
 		vsn_fail "drop_not_allowed moved by ${d:-?}"
 }
 
-# refuse OUTER_SRC OUTER_DST V: the packet is dropped and counted as not allowed.
+# refuse OUTER_SRC OUTER_DST V [GUE_PORT [NAME]]: the packet does not arrive, and is counted once
+# under NAME: drop_not_allowed (the default), or pass_not_encap, which the host's own traffic
+# (neighbour discovery, ...) may move too.
 refuse() {
-	local d
+	local name=${5:-drop_not_allowed} d
 
 	snapshot before || return 1
-	send "$1" "$2" "$3" || vsn_fail "could not send" || return 1
+	send "$1" "$2" "$3" "${4:-}" || vsn_fail "could not send" || return 1
 	not_received "$3" || vsn_fail "'$MSG' from $1 reached the SLB's socket" || return 1
 	snapshot after || return 1
-	d=$(delta before after drop_not_allowed) && [ "$d" -eq 1 ] ||
-		vsn_fail "drop_not_allowed moved by ${d:-?}, expected 1" || return 1
-	d=$(delta before after "decap_v$3") && [ "$d" -eq 0 ] ||
-		vsn_fail "decap_v$3 moved by ${d:-?}"
+	d=$(delta before after "$name") && { [ "$d" -eq 1 ] ||
+		{ [ "$name" = pass_not_encap ] && [ "$d" -ge 1 ]; }; } ||
+		vsn_fail "$name moved by ${d:-?}, expected 1" || return 1
+	for name in "decap_v$3" "decap_gue_v$3"; do
+		d=$(delta before after "$name") && [ "$d" -eq 0 ] ||
+			vsn_fail "$name moved by ${d:-?}" || return 1
+	done
 }
 
 # ---- the checks, in order; each is one TAP line ----
@@ -262,7 +271,8 @@ setup_applies() {
 		expect_line "allowed node $NODE_S6" &&
 		expect_line "added VIP $VIP4/32 to lo" &&
 		expect_line "added VIP $VIP6/128 to lo (nodad)" &&
-		expect_line "ready: IP-in-IP from 2 nodes to 2 VIPs is decapsulated on eth0" || return 1
+		expect_line "ready: IP-in-IP and GUE (UDP port 6080) from 2 nodes to 2 VIPs is decapsulated on eth0" ||
+		return 1
 	grep -qE "^attached to eth0 \((native|generic)\)$" <<<"$OUT" ||
 		vsn_fail "no attach line in: $OUT" || return 1
 	vsn_note "setup: $(grep '^attached' <<<"$OUT")"
@@ -313,7 +323,8 @@ show_lists_everything() {
 
 	expect_ok vsn_slb show || return 1
 	echo "$OUT"
-	for line in "decap program: loaded under $SLB_PIN_DIR" "interfaces:" "allowed nodes:" \
+	for line in "decap program: loaded under $SLB_PIN_DIR" "GUE port: 6080" "interfaces:" \
+		"allowed nodes:" \
 		"  $NODE_S4" "  $NODE_S6" "VIPs on lo:" "  $VIP4/32" "  $VIP6/128" "ARP sysctls:" \
 		"  net.ipv4.conf.all.arp_ignore = 1" "  net.ipv4.conf.eth0.arp_announce = 2" \
 		"counters:"; do
@@ -325,14 +336,15 @@ show_lists_everything() {
 	expect_ok vsn_slb show --json || return 1
 	echo "$OUT"
 	expect_line "{\"kind\":\"program\",\"pin_dir\":\"$SLB_PIN_DIR\",\"loaded\":true}" &&
+		expect_line '{"kind":"gue","port":6080}' &&
 		expect_line "{\"kind\":\"node\",\"address\":\"$NODE_S6\"}" &&
 		expect_line "{\"kind\":\"vip\",\"address\":\"$VIP4\",\"prefixlen\":32}" &&
 		expect_line "{\"kind\":\"sysctl\",\"name\":\"net.ipv4.conf.eth0.arp_ignore\",\"value\":1}" ||
 		return 1
 	grep -qE '^\{"kind":"interface","name":"eth0","ifindex":[0-9]+\}$' <<<"$OUT" ||
 		vsn_fail "no eth0 interface line" || return 1
-	for line in decap_v4 decap_v6 pass_not_encap pass_malformed pass_fragment drop_not_allowed \
-		drop_error; do
+	for line in decap_v4 decap_v6 decap_gue_v4 decap_gue_v6 pass_not_encap pass_malformed \
+		pass_gue_other pass_fragment drop_not_allowed drop_error; do
 		grep -qE "^\{\"kind\":\"decap\",\"name\":\"$line\",\"packets\":[0-9]+,\"bytes\":[0-9]+\}$" <<<"$OUT" ||
 			vsn_fail "no JSON line for $line" || return 1
 	done
@@ -354,6 +366,62 @@ decap_6in4_delivered() {
 
 decap_4in6_delivered() {
 	deliver decap_v4 "$NODE_S6" "$SLB6" 4
+}
+
+decap_gue_4in4_delivered() {
+	deliver decap_gue_v4 "$NODE_S4" "$SLB4" 4 6080
+}
+
+decap_gue_6in6_delivered() {
+	deliver decap_gue_v6 "$NODE_S6" "$SLB6" 6 6080
+}
+
+decap_gue_4in6_delivered() {
+	deliver decap_gue_v4 "$NODE_S6" "$SLB6" 4 6080
+}
+
+gue_stranger_dropped() {
+	refuse "$STRANGER4" "$SLB4" 4 6080 && refuse "$STRANGER6" "$SLB6" 6 6080
+}
+
+# gue-port: the commands docs/slb-host.md shows, and what they do to GUE on the wire.
+gue_port_commands() {
+	expect_ok vsn_slb gue-port || return 1
+	expect_line "GUE is taken from UDP port 6080" || return 1
+	expect_ok vsn_slb gue-port 5555 || return 1
+	expect_line "GUE is taken from UDP port 5555" || return 1
+	refuse "$NODE_S4" "$SLB4" 4 6080 pass_not_encap || return 1
+	deliver decap_gue_v4 "$NODE_S4" "$SLB4" 4 5555 || return 1
+	expect_ok vsn_slb gue-port off || return 1
+	expect_line "GUE is not taken (off)" || return 1
+	refuse "$NODE_S6" "$SLB6" 6 5555 pass_not_encap || return 1
+	deliver decap_v6 "$NODE_S6" "$SLB6" 6 || return 1
+	expect_ok vsn_slb show --json || return 1
+	expect_line '{"kind":"gue","port":0}' || return 1
+	expect_ok vsn_slb gue-port 6080 || return 1
+	expect_line "GUE is taken from UDP port 6080" || return 1
+	expect_fail vsn_slb gue-port 0 || return 1
+	expect_grep "gue-port: '0' is no UDP port (1 to 65535, or off)" || return 1
+	expect_fail vsn_slb gue-port 65536 || return 1
+	deliver decap_gue_v6 "$NODE_S6" "$SLB6" 6 6080
+}
+
+# setup --gue-port sets the port (and says so), and changes nothing when it is set already.
+setup_gue_port_option() {
+	expect_ok vsn_slb setup "${SETUP_ARGS[@]}" --gue-port 6081 || return 1
+	expect_line "GUE port 6081 (was 6080)" &&
+		expect_line "ready: IP-in-IP and GUE (UDP port 6081) from 2 nodes to 2 VIPs is decapsulated on eth0" ||
+		return 1
+	deliver decap_gue_v4 "$NODE_S4" "$SLB4" 4 6081 || return 1
+	expect_ok vsn_slb setup "${SETUP_ARGS[@]}" --gue-port off || return 1
+	expect_line "GUE port off (was 6081)" &&
+		expect_line "ready: IP-in-IP from 2 nodes to 2 VIPs is decapsulated on eth0" || return 1
+	expect_ok vsn_slb setup "${SETUP_ARGS[@]}" --gue-port 6080 || return 1
+	expect_line "GUE port 6080 (was off)" || return 1
+	expect_ok vsn_slb setup "${SETUP_ARGS[@]}" --gue-port 6080 || return 1
+	expect_line "GUE port 6080 (unchanged)" || return 1
+	expect_fail vsn_slb setup "${SETUP_ARGS[@]}" --gue-port 70000 || return 1
+	expect_grep "setup: '70000' is no UDP port (1 to 65535, or off)"
 }
 
 stranger_dropped() {
@@ -496,6 +564,12 @@ main() {
 	vsn_tap decap_6in4_delivered
 	vsn_tap decap_4in6_delivered
 	vsn_tap stranger_dropped
+	vsn_tap decap_gue_4in4_delivered
+	vsn_tap decap_gue_6in6_delivered
+	vsn_tap decap_gue_4in6_delivered
+	vsn_tap gue_stranger_dropped
+	vsn_tap gue_port_commands
+	vsn_tap setup_gue_port_option
 	vsn_tap allow_then_disallow_at_run_time
 	vsn_tap allow_refuses_beyond_capacity
 	vsn_tap plain_traffic_passes

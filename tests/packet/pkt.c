@@ -163,6 +163,56 @@ static __u32 pseudo_sum(int l3, const __u8 *saddr, const __u8 *daddr, __u8 proto
 	return sum;
 }
 
+/*
+ * Write the checksum of the transport header at t (len bytes of header and
+ * payload, its checksum field included) for proto: TCP, UDP and ICMPv6 with
+ * the pseudo-header, ICMP without. Other protocols have none: no-op.
+ */
+static void l4_csum_write(int l3, const __u8 *saddr, const __u8 *daddr, __u8 proto, __u8 *t,
+			  size_t len)
+{
+	size_t at = proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 2;
+	__u32 sum = 0;
+	__u16 c;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_ICMPV6 &&
+	    proto != IPPROTO_ICMP)
+		return;
+	if (len < at + 2)
+		return;
+	put_be16(t + at, 0);
+	if (proto != IPPROTO_ICMP)
+		sum = pseudo_sum(l3, saddr, daddr, proto, len);
+	c = pkt_csum_fold(pkt_csum_add(sum, t, len));
+	if (proto == IPPROTO_UDP && c == 0)
+		c = 0xffff;
+	put_be16(t + at, c);
+}
+
+void pkt_l4_csum_fix(struct pkt *p)
+{
+	size_t l3 = p->off[PKT_AT_L3], l4 = p->off[PKT_AT_L4], end = p->off[PKT_AT_PAD];
+	const __u8 *ip;
+	__u8 proto;
+
+	if (l3 == PKT_NO_MARK || l4 == PKT_NO_MARK || end == PKT_NO_MARK || end > p->len ||
+	    l4 > end || l3 + 20 > l4)
+		return;
+	ip = p->data + l3;
+	if (ip[0] >> 4 == 4) {
+		l4_csum_write(AF_INET, ip + 12, ip + 16, ip[9], p->data + l4, end - l4);
+		return;
+	}
+	/* IPv6: the last extension header names the transport, else the fixed header. */
+	if (ip[0] >> 4 != 6 || l3 + 40 > l4)
+		return;
+	proto = ip[6];
+	for (int m = PKT_AT_EXT0; m <= PKT_AT_EXT_LAST; m++)
+		if (p->off[m] != PKT_NO_MARK)
+			proto = p->data[p->off[m]];
+	l4_csum_write(AF_INET6, ip + 8, ip + 24, proto, p->data + l4, end - l4);
+}
+
 /* A spec's length field: 0 means computed, PKT_ZERO a literal 0. */
 static unsigned int field(int v, size_t computed)
 {
@@ -275,17 +325,8 @@ int pkt_build(const struct pkt_spec *s, struct pkt *ret)
 	}
 
 	/* Transport checksums over what was written (before the IP header says otherwise). */
-	if (s->l3 && (s->l4 == IPPROTO_TCP || s->l4 == IPPROTO_UDP || s->l4 == IPPROTO_ICMPV6)) {
-		__u32 sum = pseudo_sum(s->l3, saddr, daddr, s->l4, end - l4);
-		__u16 c = pkt_csum_fold(pkt_csum_add(sum, d + l4, end - l4));
-		size_t at = s->l4 == IPPROTO_TCP ? 16 : s->l4 == IPPROTO_UDP ? 6 : 2;
-
-		if (s->l4 == IPPROTO_UDP && c == 0)
-			c = 0xffff;
-		put_be16(d + l4 + at, c);
-	} else if (s->l3 && s->l4 == IPPROTO_ICMP) {
-		put_be16(d + l4 + 2, pkt_csum_fold(pkt_csum_add(0, d + l4, end - l4)));
-	}
+	if (s->l3)
+		l4_csum_write(s->l3, saddr, daddr, s->l4, d + l4, end - l4);
 
 	if (s->l3 == AF_INET) {
 		__u8 *ip = d + l3;
@@ -318,11 +359,17 @@ int pkt_build(const struct pkt_spec *s, struct pkt *ret)
 	return 0;
 }
 
-int pkt_encap(struct pkt *p, const struct pkt_spec *outer)
+/*
+ * pkt_encap with outer protocol l4 (IPPROTO_UDP: outer's sport, dport and
+ * udp_len too), and hdr_len bytes of hdr between the outer headers and the
+ * datagram.
+ */
+static int encap(struct pkt *p, const struct pkt_spec *outer, __u8 l4, const void *hdr,
+		 size_t hdr_len)
 {
 	struct pkt_spec s = {0};
-	struct pkt o; /* the outer header, built around a placeholder payload */
-	size_t l3 = p->off[PKT_AT_L3], pad = p->off[PKT_AT_PAD], hlen;
+	struct pkt o; /* the outer headers, built around a placeholder payload */
+	size_t l3 = p->off[PKT_AT_L3], pad = p->off[PKT_AT_PAD], hlen, add;
 	__u8 version;
 	int r;
 
@@ -332,13 +379,16 @@ int pkt_encap(struct pkt *p, const struct pkt_spec *outer)
 	if (pad == PKT_NO_MARK || pad > p->len || pad < l3)
 		pad = p->len;
 	version = p->data[l3] >> 4;
-	if (!outer->l4 && version != 4 && version != 6)
+	if (!l4 && version != 4 && version != 6)
 		return -EINVAL;
 	s.l3 = outer->l3;
 	s.saddr = outer->saddr;
 	s.daddr = outer->daddr;
-	s.l4 = outer->l4 ? outer->l4 : version == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
-	s.payload_len = pad - l3;
+	s.l4 = l4 ? l4 : version == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	s.sport = outer->sport;
+	s.dport = outer->dport;
+	s.udp_len = outer->udp_len;
+	s.payload_len = hdr_len + pad - l3;
 	s.ip_version = outer->ip_version;
 	s.ihl = outer->ihl;
 	s.ip_opts = outer->ip_opts;
@@ -354,21 +404,75 @@ int pkt_encap(struct pkt *p, const struct pkt_spec *outer)
 	if (r)
 		return r;
 	hlen = o.off[PKT_AT_PAYLOAD] - o.off[PKT_AT_L3];
-	if (p->len + hlen > PKT_CAP)
+	add = hlen + hdr_len;
+	if (p->len + add > PKT_CAP)
 		return -E2BIG;
 
-	memmove(p->data + l3 + hlen, p->data + l3, p->len - l3);
+	memmove(p->data + l3 + add, p->data + l3, p->len - l3);
 	memcpy(p->data + l3, o.data + o.off[PKT_AT_L3], hlen);
+	if (hdr_len)
+		memcpy(p->data + l3 + hlen, hdr, hdr_len);
 	put_be16(p->data + l3 - 2, outer->l3 == AF_INET ? ETH_P_IP : ETH_P_IPV6);
-	for (int m = PKT_AT_EXT0; m <= PKT_AT_EXT_LAST; m++)
+	for (int m = PKT_AT_EXT0; m <= PKT_AT_L4; m++)
 		p->off[m] =
 			o.off[m] == PKT_NO_MARK ? PKT_NO_MARK : o.off[m] - o.off[PKT_AT_L3] + l3;
-	p->off[PKT_AT_L4] = PKT_NO_MARK;
-	p->off[PKT_AT_PAYLOAD] = l3 + hlen;
-	p->off[PKT_AT_PAD] = pad + hlen;
-	p->len += hlen;
+	p->off[PKT_AT_PAYLOAD] = l3 + add;
+	p->off[PKT_AT_PAD] = pad + add;
+	p->len += add;
 	p->off[PKT_AT_END] = p->len;
 	return 0;
+}
+
+int pkt_encap(struct pkt *p, const struct pkt_spec *outer)
+{
+	return encap(p, outer, outer->l4, NULL, 0);
+}
+
+int pkt_encap_udp(struct pkt *p, const struct pkt_spec *outer, const void *hdr, size_t hdr_len,
+		  bool csum)
+{
+	bool v4 = outer->l3 == AF_INET;
+	size_t l4, ulen;
+	const __u8 *ip;
+	__u8 *u;
+	int r;
+
+	r = encap(p, outer, IPPROTO_UDP, hdr, hdr_len);
+	if (r)
+		return r;
+	ip = p->data + p->off[PKT_AT_L3];
+	l4 = p->off[PKT_AT_L4];
+	u = p->data + l4;
+	ulen = (size_t)u[4] << 8 | u[5];
+	if (l4 + ulen > p->len)
+		ulen = p->len - l4;
+	put_be16(u + 6, 0);
+	/* The addresses as the outer header has them, then the UDP datagram. */
+	if (csum)
+		l4_csum_write(outer->l3, ip + (v4 ? 12 : 8), ip + (v4 ? 16 : 24), IPPROTO_UDP, u,
+			      ulen);
+	return 0;
+}
+
+bool pkt_udp_csum_ok(const struct pkt *p)
+{
+	size_t l3 = p->off[PKT_AT_L3], l4 = p->off[PKT_AT_L4], ulen;
+	const __u8 *ip, *u;
+	bool v4;
+
+	if (l3 == PKT_NO_MARK || l4 == PKT_NO_MARK || l4 + 8 > p->len)
+		return false;
+	ip = p->data + l3;
+	u = p->data + l4;
+	v4 = ip[0] >> 4 == 4;
+	ulen = (size_t)u[4] << 8 | u[5];
+	if (ulen < 8 || l4 + ulen > p->len)
+		return false;
+	if (v4 && !u[6] && !u[7])
+		return true; /* none: IPv4 allows it */
+	return pkt_csum_fold(pseudo_sum(v4 ? AF_INET : AF_INET6, ip + (v4 ? 12 : 8),
+					ip + (v4 ? 16 : 24), IPPROTO_UDP, ulen) +
+			     pkt_csum_add(0, u, ulen)) == 0;
 }
 
 void pkt_hexdump(FILE *f, const char *title, const __u8 *data, size_t len, const __u8 *ref,

@@ -123,6 +123,24 @@ int pkt_build(const struct pkt_spec *s, struct pkt *ret);
  */
 int pkt_encap(struct pkt *p, const struct pkt_spec *outer);
 
+/*
+ * pkt_encap with an outer UDP header and hdr_len bytes of hdr (a GUE header)
+ * between it and p's IP datagram: outer's l4 is ignored, its sport, dport
+ * and udp_len (0: computed) make the UDP header. Its checksum covers what
+ * the frame holds: computed over the outer addresses and the UDP datagram
+ * with csum (0xffff for a sum of 0), else 0. Afterwards PKT_AT_L4 marks the
+ * outer UDP header; the other marks are pkt_encap's.
+ */
+int pkt_encap_udp(struct pkt *p, const struct pkt_spec *outer, const void *hdr, size_t hdr_len,
+		  bool csum);
+
+/*
+ * Does the UDP datagram at PKT_AT_L4 (under the IP header at PKT_AT_L3)
+ * carry a checksum that holds, or none over IPv4? false when it does not
+ * fit the frame.
+ */
+bool pkt_udp_csum_ok(const struct pkt *p);
+
 /* Where header m starts, or PKT_NO_MARK. */
 size_t pkt_mark(const struct pkt *p, enum pkt_mark m);
 
@@ -139,6 +157,14 @@ void pkt_cut_fix(struct pkt *p, size_t len);
 
 /* Recompute the IPv4 header checksum of p in place (after editing it). */
 void pkt_ip4_csum_fix(struct pkt *p);
+
+/*
+ * Recompute the transport checksum of p in place (TCP, UDP, ICMP, ICMPv6;
+ * after editing the transport header or payload): over the bytes from
+ * PKT_AT_L4 to PKT_AT_PAD, with the pseudo-header of the IP header's
+ * addresses (not for ICMP). No-op without a transport header.
+ */
+void pkt_l4_csum_fix(struct pkt *p);
 
 /* RFC 1071: add buf's 16-bit big-endian words to sum; fold to the checksum (host order). */
 __u32 pkt_csum_add(__u32 sum, const void *buf, size_t len);

@@ -11,6 +11,11 @@
  *   inner packets              client 198.51.100.1 / 2001:db8:c::1 to the VIPs
  *                              192.0.2.10 / 2001:db8::10
  *
+ * GUE comes as nodes send it (pkt_encap_udp): UDP to the GUE port 6080 from
+ * an ephemeral port, a GUE header of variant 0 carrying protocol 4 or 41;
+ * the UDP checksum 0 over IPv4, computed over IPv6 (the program checks
+ * neither).
+ *
  * A frame the program decapsulates must come out as the inner packet under
  * the original Ethernet header and VLAN tags, with the innermost ethertype of
  * the inner family: exactly what pkt_build makes of the inner packet's spec.
@@ -93,6 +98,9 @@ struct decap_case {
 	const char *name;
 	struct pkt_spec inner; /* the inner packet with the frame's L2, or the whole frame */
 	struct pkt_spec outer; /* the outer header (pkt_encap); .l3 0: not encapsulated */
+	const __u8 *gue;       /* GUE: the header (pkt_encap_udp; outer's sport, dport) */
+	size_t gue_len;
+	int gue_csum; /* 0: as nodes send it (IPv6 only); 1: computed; -1: none */
 	enum cut_kind cut;
 	enum pkt_mark cut_at; /* cut at this header's start (after encapsulation) ... */
 	int cut_delta;	      /* ... plus this many bytes */
@@ -102,6 +110,7 @@ struct decap_case {
 
 #define CUT(kind, at, delta) .cut = CUT_##kind, .cut_at = PKT_AT_##at, .cut_delta = (delta)
 #define OK(v) .action = XDP_PASS, .reason = VSN_DECAP_OK_##v
+#define OK_GUE(v) .action = XDP_PASS, .reason = VSN_DECAP_OK_GUE_##v
 #define PASS(r) .action = XDP_PASS, .reason = VSN_DECAP_PASS_##r
 #define DROP(r) .action = XDP_DROP, .reason = VSN_DECAP_DROP_##r
 
@@ -110,6 +119,22 @@ static const __u8 ip_opt_router_alert[] = {0x94, 0x04, 0x00, 0x00};
 static const __u8 ip_opt_max[40] = {
 	[0 ... 3] = 1, [4] = 0x44, [5] = 12, [6] = 5, [16 ... 38] = 1, [39] = 0,
 };
+
+/* GUE headers: variant 0 data carrying IPv4 / IPv6, then what the program leaves alone. */
+static const __u8 gue4[] = {0x00, 4, 0, 0};
+static const __u8 gue6[] = {0x00, 41, 0, 0};
+static const __u8 gue_v1[] = {0x40, 4, 0, 0};		     /* variant 1: "IPv4 header" 0x4_ */
+static const __u8 gue_v1_ip[] = {0x45, 0, 0, 0};	     /* variant 1 as Linux sends it */
+static const __u8 gue_control[] = {0x20, 0, 0, 0};	     /* C: a control message */
+static const __u8 gue_hlen1[] = {0x01, 4, 0, 0, 0, 0, 0, 0}; /* 4 bytes of extension fields */
+static const __u8 gue_proto17[] = {0x00, 17, 0, 0};
+static const __u8 gue_proto0[] = {0x00, 0, 0, 0};
+static const __u8 gue_flags[] = {0x00, 4, 0x80, 0x00}; /* VS: a field hlen 0 has no room for */
+static const __u8 gue_flag_low[] = {0x00, 41, 0x00, 0x01};
+
+#define GUE(h) .gue = (h), .gue_len = sizeof(h)
+#define G4(...) OUT4(.sport = 51234, .dport = 6080, __VA_ARGS__)
+#define G6(...) OUT6(.sport = 51234, .dport = 6080, __VA_ARGS__)
 
 static const struct decap_case cases[] = {
 	/* Decapsulated: every combination of families, the inner packet passed up. */
@@ -287,11 +312,108 @@ static const struct decap_case cases[] = {
 	 CUT(FIX, PAYLOAD, 19), PASS(MALFORMED)},
 	{"cut 6in4: 39 bytes into the inner header, length fixed", IN6(), OUT4(),
 	 CUT(FIX, PAYLOAD, 39), PASS(MALFORMED)},
+	/* GUE to port 6080 from an allowed node: decapsulated, every combination of families. */
+	{"gue 4in4", IN4(), G4(), GUE(gue4), OK_GUE(V4)},
+	{"gue 6in6, the UDP checksum computed", IN6(), G6(), GUE(gue6), OK_GUE(V6)},
+	{"gue 4in6", IN4(), G6(), GUE(gue4), OK_GUE(V4)},
+	{"gue 6in4", IN6(), G4(), GUE(gue6), OK_GUE(V6)},
+	{"gue 4in4 with a UDP checksum: not checked", IN4(), G4(), GUE(gue4), .gue_csum = 1,
+	 OK_GUE(V4)},
+	{"gue 6in6 without a UDP checksum: not checked", IN6(), G6(), GUE(gue6), .gue_csum = -1,
+	 OK_GUE(V6)},
+	{"gue 4in4, inner tcp from source port 1", IN4(.l4 = IPPROTO_TCP, .dport = 80),
+	 G4(.sport = 1), GUE(gue4), OK_GUE(V4)},
+	{"gue 4in4 from source port 6080", IN4(), G4(.sport = 6080), GUE(gue4), OK_GUE(V4)},
+	{"gue 6in6, inner with extension headers",
+	 IN6(.n_ext = 2, .ext = {EXT(HOP), EXT(DEST, .hdrlen = 1)}), G6(), GUE(gue6), OK_GUE(V6)},
+	{"gue 4in4, inner is a fragment", IN4(.frag_off = 0x2000), G4(), GUE(gue4), OK_GUE(V4)},
+	{"gue 4in4, outer DF and TTL 1", IN4(), G4(.frag_off = 0x4000, .ttl = 1), GUE(gue4),
+	 OK_GUE(V4)},
+	{"gue 4in4 with Ethernet padding", IN4(.payload_len = 0, .eth_pad = 12), G4(), GUE(gue4),
+	 OK_GUE(V4)},
+	{"gue 4in4, one vlan tag", IN4(VLAN1), G4(), GUE(gue4), OK_GUE(V4)},
+	{"gue 6in6, two vlan tags", IN6(VLAN2), G6(), GUE(gue6), OK_GUE(V6)},
+	{"gue 4in4, outer options (router alert)", IN4(),
+	 G4(.ip_opts = ip_opt_router_alert, .ip_opts_len = sizeof(ip_opt_router_alert)), GUE(gue4),
+	 OK_GUE(V4)},
+	{"gue 6in4, 40 bytes of outer options, two vlan tags", IN6(VLAN2),
+	 G4(.ip_opts = ip_opt_max, .ip_opts_len = sizeof(ip_opt_max)), GUE(gue6), OK_GUE(V6)},
+	{"gue 4in4, inner length below what the UDP datagram carries", IN4(.tot_len = 20 + 8 + 5),
+	 G4(), GUE(gue4), OK_GUE(V4)},
+
+	/* GUE from no allowed node: dropped, whatever it carries. */
+	{"gue 4in4 from a source not allowed", IN4(), G4(.saddr = STRANGER4), GUE(gue4),
+	 DROP(NOT_ALLOWED)},
+	{"gue 6in6 from a source not allowed", IN6(), G6(.saddr = STRANGER6), GUE(gue6),
+	 DROP(NOT_ALLOWED)},
+	{"gue 4in6 from the v4-mapped form of an allowed IPv4 node", IN4(),
+	 G6(.saddr = "::ffff:" NODE4), GUE(gue4), DROP(NOT_ALLOWED)},
+	{"gue variant 1 from a source not allowed", IN4(), G4(.saddr = STRANGER4), GUE(gue_v1),
+	 DROP(NOT_ALLOWED)},
+	{"gue with the wrong inner family, from a source not allowed", IN6(),
+	 G4(.saddr = STRANGER4), GUE(gue4), DROP(NOT_ALLOWED)},
+
+	/* Other UDP: passed untouched. */
+	{"udp to port 6081 from an allowed node", IN4(), G4(.dport = 6081), GUE(gue4),
+	 PASS(NOT_ENCAP)},
+	{"udp to port 53 from port 6080, from a source not allowed", IN4(),
+	 G6(.saddr = STRANGER6, .sport = 6080, .dport = 53), GUE(gue4), PASS(NOT_ENCAP)},
+	{"gue 4in4, outer later fragment (offset 185): no UDP header to read", IN4(),
+	 G4(.frag_off = 185), GUE(gue4), PASS(NOT_ENCAP)},
+	{"udp to 6080 in an IPv6 fragment header", IN4(),
+	 G6(.n_ext = 1, .ext = {EXT(FRAGMENT, .frag = 1)}), GUE(gue4), PASS(NOT_ENCAP)},
+	{"gue 4in4, outer first fragment (MF)", IN4(), G4(.frag_off = 0x2000), GUE(gue4),
+	 PASS(FRAGMENT)},
+	{"gue 4in4, outer first fragment from a source not allowed", IN4(),
+	 G4(.saddr = STRANGER4, .frag_off = 0x2000), GUE(gue4), PASS(FRAGMENT)},
+
+	/* GUE that is not variant 0 data with IPv4 or IPv6: passed untouched. */
+	{"gue variant 1", IN4(), G4(), GUE(gue_v1), PASS(GUE_OTHER)},
+	{"gue variant 1 as Linux sends it (the IPv4 header right after UDP)", IN4(), G4(),
+	 GUE(gue_v1_ip), PASS(GUE_OTHER)},
+	{"gue control message", IN4(), G4(), GUE(gue_control), PASS(GUE_OTHER)},
+	{"gue with extension fields (hlen 1)", IN4(), G4(), GUE(gue_hlen1), PASS(GUE_OTHER)},
+	{"gue carrying udp (protocol 17)", IN4(), G4(), GUE(gue_proto17), PASS(GUE_OTHER)},
+	{"gue carrying protocol 0", IN6(), G6(), GUE(gue_proto0), PASS(GUE_OTHER)},
+	{"gue with the VS flag", IN4(), G4(), GUE(gue_flags), PASS(GUE_OTHER)},
+	{"gue 6in6 with the lowest flag bit", IN6(), G6(), GUE(gue_flag_low), PASS(GUE_OTHER)},
+
+	/* Malformed UDP, GUE or inner header (from an allowed node). */
+	{"gue: udp length 11, no room for GUE", IN4(), G4(.udp_len = 11), GUE(gue4),
+	 PASS(MALFORMED)},
+	{"gue: udp length 8", IN6(), G6(.udp_len = 8), GUE(gue6), PASS(MALFORMED)},
+	{"gue: udp length 7", IN4(), G4(.udp_len = 7), GUE(gue4), PASS(MALFORMED)},
+	{"gue: udp length past the IP payload", IN4(), G4(.udp_len = 8 + 4 + 20 + 8 + 10 + 1),
+	 GUE(gue4), PASS(MALFORMED)},
+	{"gue: udp length cuts the inner header", IN4(), G4(.udp_len = 8 + 4 + 19), GUE(gue4),
+	 PASS(MALFORMED)},
+	{"gue: udp length cuts the inner payload", IN6(), G6(.udp_len = 8 + 4 + 40 + 20), GUE(gue6),
+	 PASS(MALFORMED)},
+	{"gue protocol 4 carrying IPv6", IN6(), G4(), GUE(gue4), PASS(MALFORMED)},
+	{"gue protocol 41 carrying IPv4", IN4(), G6(), GUE(gue6), PASS(MALFORMED)},
+	{"gue 4in4, inner IHL 4", IN4(.ihl = 4), G4(), GUE(gue4), PASS(MALFORMED)},
+	{"gue 4in4, inner total length past the UDP datagram", IN4(.tot_len = 20 + 8 + 10 + 1),
+	 G4(), GUE(gue4), PASS(MALFORMED)},
+	{"gue 6in6, inner payload length past the UDP datagram", IN6(.payload_len6 = 20 + 10 + 1),
+	 G6(), GUE(gue6), PASS(MALFORMED)},
+	{"cut gue: 4 bytes into the UDP header", IN4(VLAN1), G4(), GUE(gue4), CUT(RAW, L4, 4),
+	 PASS(MALFORMED)},
+	{"cut gue: 4 bytes into the UDP header, length fixed", IN4(VLAN1), G4(), GUE(gue4),
+	 CUT(FIX, L4, 4), PASS(MALFORMED)},
+	{"cut gue: 2 bytes into the GUE header, length fixed", IN4(), G4(), GUE(gue4),
+	 CUT(FIX, L4, 10), PASS(MALFORMED)},
+	{"cut gue: at the inner header, length fixed", IN6(), G6(), GUE(gue6), CUT(FIX, PAYLOAD, 0),
+	 PASS(MALFORMED)},
+	{"cut gue: 1 byte into the inner payload, length fixed", IN4(), G4(), GUE(gue4),
+	 CUT(FIX, PAYLOAD, 29), PASS(MALFORMED)},
+	{"cut gue 6in6: 7 bytes into the UDP header", IN6(), G6(), GUE(gue6), CUT(RAW, L4, 7),
+	 PASS(MALFORMED)},
 };
 
 static bool is_ok(enum vsn_decap_reason r)
 {
-	return r == VSN_DECAP_OK_V4 || r == VSN_DECAP_OK_V6;
+	return r == VSN_DECAP_OK_V4 || r == VSN_DECAP_OK_V6 || r == VSN_DECAP_OK_GUE_V4 ||
+	       r == VSN_DECAP_OK_GUE_V6;
 }
 
 /* Build a case's input frame, and the frame it must come out as. */
@@ -305,11 +427,13 @@ static void case_build(const struct decap_case *c, struct pkt *in, struct pkt *w
 		fail_msg("%s: pkt_build: %s", c->name, strerror(-r));
 	/* Decapsulated: the inner packet under the frame's own L2, as built. */
 	*want = *in;
-	if (c->outer.l3) {
+	if (c->gue)
+		r = pkt_encap_udp(in, &c->outer, c->gue, c->gue_len,
+				  c->gue_csum ? c->gue_csum > 0 : c->outer.l3 == AF_INET6);
+	else if (c->outer.l3)
 		r = pkt_encap(in, &c->outer);
-		if (r)
-			fail_msg("%s: pkt_encap: %s", c->name, strerror(-r));
-	}
+	if (r)
+		fail_msg("%s: pkt_encap: %s", c->name, strerror(-r));
 	if (c->cut != CUT_NONE) {
 		at = pkt_mark(in, c->cut_at);
 		if (at == PKT_NO_MARK)
@@ -608,11 +732,51 @@ static void test_allow_capacity(void **state)
 	}
 }
 
+/* A GUE 4in4 frame from NODE4 to UDP port, and the inner frame it comes out as. */
+static void frame_gue(__u16 port, struct pkt *in, struct pkt *inner)
+{
+	struct pkt_spec s = IN4(), o = G4(.dport = port);
+
+	assert_int_equal(pkt_build(&s, inner), 0);
+	*in = *inner;
+	assert_int_equal(pkt_encap_udp(in, &o, gue4, sizeof(gue4), false), 0);
+}
+
+/* The GUE port is the host's: 6080 at load; another one, or none (0), at once. */
+static void test_gue_port(void **state)
+{
+	static struct pkt in6080, in5555, inner;
+	__u16 port;
+
+	frame_gue(6080, &in6080, &inner);
+	assert_int_equal(vsn_decap_gue_port_get(decap, &port), 0);
+	assert_int_equal(port, 6080);
+	assert_int_equal(vsn_decap_gue_port_set(decap, 5555), 0);
+	assert_int_equal(vsn_decap_gue_port_get(decap, &port), 0);
+	assert_int_equal(port, 5555);
+	assert_int_equal(verify("to 6080, the port 5555", &in6080, XDP_PASS,
+				VSN_DECAP_PASS_NOT_ENCAP, &in6080),
+			 0);
+	frame_gue(5555, &in5555, &inner);
+	assert_int_equal(
+		verify("to 5555, the port 5555", &in5555, XDP_PASS, VSN_DECAP_OK_GUE_V4, &inner),
+		0);
+	assert_int_equal(vsn_decap_gue_port_set(decap, 0), 0);
+	assert_int_equal(vsn_decap_gue_port_get(decap, &port), 0);
+	assert_int_equal(port, 0);
+	assert_int_equal(
+		verify("to 5555, no GUE", &in5555, XDP_PASS, VSN_DECAP_PASS_NOT_ENCAP, &in5555), 0);
+	assert_int_equal(vsn_decap_gue_port_set(decap, 6080), 0);
+	assert_int_equal(verify("to 6080 again", &in6080, XDP_PASS, VSN_DECAP_OK_GUE_V4, &inner),
+			 0);
+}
+
 static void test_reason_names(void **state)
 {
 	static const char *const want[VSN_DECAP_REASON_MAX] = {
-		"decap_v4",	 "decap_v6",	     "pass_not_encap", "pass_malformed",
-		"pass_fragment", "drop_not_allowed", "drop_error",
+		"decap_v4",	    "decap_v6",	      "decap_gue_v4",	"decap_gue_v6",
+		"pass_not_encap",   "pass_malformed", "pass_gue_other", "pass_fragment",
+		"drop_not_allowed", "drop_error",
 	};
 	struct vsn_counter c;
 
@@ -759,6 +923,7 @@ int main(void)
 		cmocka_unit_test(test_allow_refuses_non_sources),
 		cmocka_unit_test(test_allow_capacity),
 		cmocka_unit_test(test_allow_beyond_inline_list),
+		cmocka_unit_test(test_gue_port),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_layout_version_refused),

@@ -53,6 +53,25 @@ static void parses_a_full_file(void **state)
 	vsn_policyfile_free(&pf);
 }
 
+static void parses_forward_methods(void **state)
+{
+	const char *text = "slbs:\n"
+			   "  - {id: 1, address: 10.0.2.10, forward: l2}\n"
+			   "  - {id: 2, address: 10.0.2.11, forward: ipip}\n"
+			   "  - {id: 3, address: 10.0.2.12, forward: gue}\n"
+			   "  - {id: 4, address: 10.0.2.13}\n";
+	struct vsn_policyfile pf;
+	char err[256];
+
+	assert_int_equal(parse(text, &pf, err, sizeof(err)), 0);
+	assert_int_equal(pf.n_slbs, 4);
+	assert_int_equal(pf.slbs[0].slb.forward, VSN_FORWARD_L2);
+	assert_int_equal(pf.slbs[1].slb.forward, VSN_FORWARD_IPIP);
+	assert_int_equal(pf.slbs[2].slb.forward, VSN_FORWARD_GUE);
+	assert_int_equal(pf.slbs[3].slb.forward, VSN_FORWARD_L2);
+	vsn_policyfile_free(&pf);
+}
+
 static void parses_pools_and_maglev(void **state)
 {
 	/* Policies before the pool they name: order of sections does not matter. */
@@ -147,7 +166,7 @@ static const struct {
 	{"slbs:\n  - {id: 1, address: 10.0.0.300}\n",
 	 "set.yaml:2:22: slb address: '10.0.0.300' is not an IPv4 or IPv6 address"},
 	{"slbs:\n  - {id: 1, address: 10.0.0.1, forward: gre}\n",
-	 "set.yaml:2:41: forward: expected l2 or ipip"},
+	 "set.yaml:2:41: forward: expected l2, ipip or gue"},
 	{"slbs:\n  - {id: 1, address: 10.0.0.1, state: sleepy}\n",
 	 "set.yaml:2:39: state: expected up, down or drain"},
 	{"slbs:\n  - {id: 1, address: 10.0.0.1}\n  - {id: 1, address: 10.0.0.2}\n",
@@ -244,6 +263,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_a_full_file),
+		cmocka_unit_test(parses_forward_methods),
 		cmocka_unit_test(parses_pools_and_maglev),
 		cmocka_unit_test(parses_prefixes_and_client_rules),
 		cmocka_unit_test(empty_lists_are_a_valid_empty_set),
