@@ -44,6 +44,9 @@ enum bench_case {
 	CASE_POOL_SYN,
 	CASE_POOL_ESTABLISHED,
 	CASE_POOL_ESTABLISHED_SPREAD,
+	CASE_VIP_RANGE, /* the prefix shape's cases (bench_layout_prefixes) */
+	CASE_CLIENT_PREFIX,
+	CASE_MISS_WITH_PREFIXES,
 	CASE_DECAP,	/* the SLB side's decap program: no policy set, run once */
 	CASE_DECAP_GUE, /* the same for GUE */
 	CASE_MAX,
@@ -82,12 +85,37 @@ struct bench_layout {
 	__u32 n_tcp4;
 	enum vsn_forward forward;
 	bool pool;
+	/* The prefix shape (bench_layout_prefixes); all 0 in the plain one. */
+	__u32 n_prefix4; /* IPv4 VIP prefix policies: the nested ones, then the bulk /24s */
+	bool prefix6;	 /* one IPv6 VIP prefix policy (BENCH_PREFIX6) */
+	bool rules;	 /* the middle IPv4 VIP's tcp/80 policy has the client_prefix rules */
+	__u32 n_ruled;	 /* other IPv4 VIPs whose tcp/80 policy has BENCH_RULED_RULES rules */
 };
 
 #define BENCH_VIP4_BASE 0x0a000000u /* 10.0.0.0 */
 #define BENCH_VIP4_UDP 0xac100035u  /* 172.16.0.53 */
 #define BENCH_VIP6 "2001:db8::80"
 #define BENCH_NO_VIP4 0xcb007101u /* 203.0.113.1: no VIP in any set */
+
+/*
+ * The prefix shape: a set of n policies like the plain one, of which some
+ * are VIP prefix policies (tcp/80, l2, to BENCH_SLB_A) and some policies
+ * carry client-source rules. The nested IPv4 prefixes, longest first (a
+ * set below BENCH_PREFIX_FULL policies keeps the first ones it has room
+ * for): 10.200.1.0/24, 10.200.0.0/16, 10.200.0.0/20; vip_range sends to
+ * BENCH_RANGE_DST, in the /24 and no VIP. From BENCH_PREFIX_FULL policies
+ * on, n / 1000 (at most BENCH_BULK_MAX) more /24s, 10.16.0.0/24 upward
+ * every BENCH_BULK_STEP /24s (below 10.200.0.0), one IPv6 prefix, and
+ * n / 1000 (at most BENCH_BULK_MAX) other IPv4 VIPs with rules.
+ */
+#define BENCH_PREFIX_NESTED 3
+#define BENCH_PREFIX_FULL 7	    /* 3 nested + IPv6 prefix + udp + IPv6 VIP + one tcp VIP */
+#define BENCH_RANGE_DST 0x0ac8014du /* 10.200.1.77 */
+#define BENCH_BULK_BASE 0x0a100000u /* 10.16.0.0 */
+#define BENCH_BULK_STEP (47u << 8)  /* 47 /24s */
+#define BENCH_BULK_MAX 1000u
+#define BENCH_PREFIX6 "2001:db8:200::" /* /48 */
+#define BENCH_RULED_RULES 4
 /*
  * Clients: each case sends from BENCH_CLIENT4 + its case index (the IPv6
  * cases from BENCH_CLIENT6 + it, in the last byte), so that no two cases
@@ -122,6 +150,8 @@ struct bench_layout {
 /* Two SLBs (sets alternate between them in the swap bench), next hop on lo. */
 #define BENCH_SLB_A 1
 #define BENCH_SLB_B 2
+/* client_prefix: the rule its source matches best sends to BENCH_SLB_B. */
+#define BENCH_RULE_SLB BENCH_SLB_B
 #define BENCH_IFINDEX_LO 1
 extern const __u8 bench_slb_dmac[6], bench_slb_smac[6];
 extern const __u8 bench_client_mac[6], bench_node_mac[6];
@@ -191,10 +221,23 @@ double bench_now_ns(void);
 
 /* policies.c */
 void bench_layout(__u32 n, unsigned int need, enum vsn_forward forward, struct bench_layout *ret);
+/*
+ * The prefix shape of n policies, l2. Below BENCH_PREFIX_FULL policies only
+ * what the case needs: with rules, n IPv4 VIPs, the middle one's policy with
+ * the rules; without, up to 3 nested prefixes, then IPv4 VIPs.
+ */
+void bench_layout_prefixes(__u32 n, bool rules, struct bench_layout *ret);
 bool bench_layout_equal(const struct bench_layout *a, const struct bench_layout *b);
 /* The IPv4 VIP in the middle of the table (host order): the single-VIP cases' VIP. */
 __u32 bench_layout_mid_vip4(const struct bench_layout *l);
-/* IPv4 VIPs go to slb4, the IPv6 VIP to slb6. */
+/* The policy id of the nested /24 (the first IPv4 prefix), of a layout with prefixes. */
+__u32 bench_layout_prefix_id(const struct bench_layout *l);
+/* vsn_active's VSN_ACTIVE_PREFIXES and VSN_ACTIVE_CLIENTS bits for the layout's set. */
+__u32 bench_layout_active_flags(const struct bench_layout *l);
+/*
+ * IPv4 VIPs go to slb4, the IPv6 VIP to slb6. The client rules are in the
+ * same allocation as the policies: free(*ret) frees both.
+ */
 int bench_set_build(const struct bench_layout *l, __u32 slb4, __u32 slb6,
 		    struct vsn_dp_policy **ret, size_t *ret_n);
 /* Apply the layout's set with a new generation unless it already runs. */

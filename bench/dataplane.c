@@ -12,13 +12,15 @@
  * else). An ipip or gue case's output must be the original packet
  * encapsulated exactly once, byte for byte (gue: its UDP checksum too); decap's, the inner packet
  * decapsulated once; a pool case's, the packet at the SLB that Maglev gives the flow of the last
- * repetition.
+ * repetition. The prefix cases' policy and SLB counters must move by the repetitions too, and
+ * every set's vsn_active flags must say whether it has prefixes and client rules.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf.h>
@@ -47,6 +49,9 @@ const char *const bench_case_names[CASE_MAX] = {
 	[CASE_POOL_SYN] = "pool_syn",
 	[CASE_POOL_ESTABLISHED] = "pool_established",
 	[CASE_POOL_ESTABLISHED_SPREAD] = "pool_established_spread",
+	[CASE_VIP_RANGE] = "vip_range",
+	[CASE_CLIENT_PREFIX] = "client_prefix",
+	[CASE_MISS_WITH_PREFIXES] = "miss_with_prefixes",
 	[CASE_DECAP] = "decap",
 	[CASE_DECAP_GUE] = "decap_gue",
 };
@@ -88,6 +93,15 @@ struct case_def {
 	bool decap;		  /* the decap program, not the forwarder; no set */
 	bool pool;		  /* its VIP's policy goes to the pool */
 	enum flows flows;	  /* in a timed run */
+	bool prefixes;		  /* the prefix shape (bench_layout_prefixes) */
+	bool rules;		  /* it needs the client rules (else the prefixes) */
+	/*
+	 * The prefix hits: the policy (of the /24, or of the VIP that has the
+	 * rules) and the SLB (slb, or the set's) whose counters must move by
+	 * one per repetition.
+	 */
+	bool counted;
+	__u32 slb;
 };
 
 #define L2 VSN_FORWARD_L2
@@ -120,6 +134,15 @@ static const struct case_def case_defs[CASE_MAX] = {
 	[CASE_POOL_ESTABLISHED] = {HIT_TX, .forward = L2, .pool = true, .flows = FLOWS_HIT},
 	[CASE_POOL_ESTABLISHED_SPREAD] = {HIT_TX, .spread = SPREAD_FLOWS, .forward = L2,
 					  .pool = true, .flows = FLOWS_HIT},
+	[CASE_VIP_RANGE] = {HIT_TX, .forward = L2, .prefixes = true, .counted = true,
+			    .flows = FLOWS_HIT},
+	[CASE_CLIENT_PREFIX] = {HIT_TX, .forward = L2, .prefixes = true, .rules = true,
+				.counted = true, .slb = BENCH_RULE_SLB, .flows = FLOWS_HIT},
+	[CASE_MISS_WITH_PREFIXES] = {.reason = VSN_PASS_NO_VIP,
+				     .verdict = XDP_PASS,
+				     .forward = L2,
+				     .prefixes = true,
+				     .flows = FLOWS_NONE},
 	[CASE_DECAP] = {.reason = VSN_DECAP_OK_V4,
 			.verdict = XDP_PASS,
 			.forward = L2,
@@ -159,6 +182,12 @@ struct measure {
 	__u32 want_slb; /* pool cases: where the last repetition's flow must go */
 	/* VIP spread check: bounds on the hits of each VIP over all case runs. */
 	__u64 hits_min, hits_max;
+	/* Counters that move by one per repetition of the case, by none of the floor. */
+	int n_counted;
+	struct {
+		enum vsn_counter_kind kind;
+		__u32 id;
+	} counted[2];
 };
 
 static double thread_cpu_ns(void)
@@ -338,11 +367,13 @@ static int check_output(struct measure *m, bool floor, const __u8 *out, __u32 le
 		dmac[5] += m->want_slb - BENCH_POOL_SLB0;
 	} else {
 		memcpy(dmac, bench_slb_dmac, 6);
-		dmac[5] += m->env->running_slb - 1;
+		dmac[5] += (m->c->slb ? m->c->slb : m->env->running_slb) - 1;
 	}
 	if (memcmp(eth->h_dest, dmac, 6) || memcmp(eth->h_source, bench_slb_smac, 6))
 		return bench_err(0, "%s: the MACs are not the SLB's%s", bench_case_names[m->id],
-				 m->c->pool ? " that Maglev picks for the last flow" : "");
+				 m->c->pool  ? " that Maglev picks for the last flow"
+				 : m->c->slb ? " of the client rule"
+					     : "");
 	return 0;
 }
 
@@ -414,6 +445,33 @@ static int spread_check(struct measure *m, const char *what, __u32 repeat)
 	return 0;
 }
 
+static int counted_read(struct measure *m, __u64 *v)
+{
+	for (int k = 0; k < m->n_counted; k++) {
+		int r = counter(m, m->counted[k].kind, m->counted[k].id, &v[k]);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The prefix hits' policy and SLB counters: by want each. */
+static int counted_check(struct measure *m, const char *what, __u32 repeat, __u64 want,
+			 const __u64 *before, const __u64 *after)
+{
+	for (int k = 0; k < m->n_counted; k++)
+		if (after[k] - before[k] != want)
+			return bench_err(
+				0,
+				"%s: the counter of %s %u moved by %llu after %u "
+				"repetitions, want %llu",
+				what, m->counted[k].kind == VSN_CNT_POLICY ? "policy" : "SLB",
+				m->counted[k].id, (unsigned long long)(after[k] - before[k]),
+				repeat, (unsigned long long)want);
+	return 0;
+}
+
 /*
  * One BPF_PROG_TEST_RUN of the wrapper with slot 0 holding the floor or the
  * program under test; *ret_ns is the time per packet. Timed on the thread's CPU
@@ -433,7 +491,7 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, enum flows flow
 		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &md,
 		    .ctx_size_in = sizeof(md), .repeat = repeat);
 	const char *what = floor ? "floor" : bench_case_names[m->id];
-	__u64 before, after, want, fl0[VSN_FLOW_EVENT_MAX], fl1[VSN_FLOW_EVENT_MAX];
+	__u64 before, after, want, fl0[VSN_FLOW_EVENT_MAX], fl1[VSN_FLOW_EVENT_MAX], c0[2], c1[2];
 	__u32 zero = 0;
 	double t0, t1;
 	int fd = floor ? m->floor_fd : m->fwd_fd, r;
@@ -445,6 +503,8 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, enum flows flow
 	r = reason_read(m, &before);
 	if (!r && !m->c->decap)
 		r = flows_read(m, fl0);
+	if (!r)
+		r = counted_read(m, c0);
 	if (r)
 		return r;
 	t0 = thread_cpu_ns();
@@ -455,6 +515,8 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, enum flows flow
 	r = reason_read(m, &after);
 	if (!r && !m->c->decap)
 		r = flows_read(m, fl1);
+	if (!r)
+		r = counted_read(m, c1);
 	if (r)
 		return r;
 	if (o.retval != (__u32)(floor ? XDP_TX : m->c->verdict))
@@ -474,6 +536,8 @@ static int run_once(struct measure *m, bool floor, __u32 repeat, enum flows flow
 				 (unsigned long long)want);
 	if (!m->c->decap) {
 		r = flows_check(what, floor ? FLOWS_NONE : flows, repeat, fl0, fl1);
+		if (!r)
+			r = counted_check(m, what, repeat, want, c0, c1);
 		if (r)
 			return r;
 	}
@@ -548,14 +612,21 @@ static void packet_make(struct measure *m)
 		bench_pkt_tcp6(&m->pkt, client6, vip6, BENCH_TCP_PORT);
 		break;
 	case CASE_MISS:
+	case CASE_MISS_WITH_PREFIXES:
 		bench_pkt_tcp4(&m->pkt, client, BENCH_NO_VIP4, BENCH_TCP_PORT);
+		break;
+	case CASE_VIP_RANGE:
+		bench_pkt_tcp4(&m->pkt, client, BENCH_RANGE_DST, BENCH_TCP_PORT);
 		break;
 	case CASE_TCP_SYN_L2_SPREAD:
 	case CASE_TCP_SYN_IPIP_SPREAD:
 		bench_pkt_tcp4(&m->pkt, client, BENCH_VIP4_BASE, BENCH_TCP_PORT);
 		break;
 	default:
-		/* One VIP from the middle of the table (the pool cases': the pool's). */
+		/*
+		 * One VIP from the middle of the table (the pool cases': the
+		 * pool's; client_prefix's: the one with its rules).
+		 */
 		bench_pkt_tcp4(&m->pkt, client, bench_layout_mid_vip4(&m->layout), BENCH_TCP_PORT);
 		break;
 	}
@@ -645,6 +716,47 @@ static int wrapper_load(struct measure *m)
 	return 0;
 }
 
+/*
+ * The running set's vsn_active flags (read from the forwarder's pin) must
+ * be the layout's: a set without prefixes never looks in the prefix trie
+ * (miss), one with them does (miss_with_prefixes).
+ */
+static int active_check(struct measure *m)
+{
+	__u32 zero = 0, v = 0, want = bench_layout_active_flags(&m->layout);
+	char path[128];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/maps/vsn_active", m->env->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return bench_err(-errno, "cannot open %s", path);
+	r = bpf_map_lookup_elem(fd, &zero, &v) ? -errno : 0;
+	close(fd);
+	if (r)
+		return bench_err(r, "cannot read %s", path);
+	if ((v & ~VSN_ACTIVE_SLOT) != want)
+		return bench_err(0, "%s: the running set's flags are %#x, want %#x",
+				 bench_case_names[m->id], v & ~VSN_ACTIVE_SLOT, want);
+	return 0;
+}
+
+/*
+ * The counters a prefix hit must move: its policy's (the nested /24's, or
+ * the VIP's whose policy has the rules) and its SLB's.
+ */
+static void counted_setup(struct measure *m)
+{
+	if (!m->c->counted)
+		return;
+	m->counted[0].kind = VSN_CNT_POLICY;
+	m->counted[0].id = m->c->rules ? bench_layout_mid_vip4(&m->layout) - BENCH_VIP4_BASE
+				       : bench_layout_prefix_id(&m->layout);
+	m->counted[1].kind = VSN_CNT_SLB;
+	m->counted[1].id = m->c->slb ? m->c->slb : m->env->running_slb;
+	m->n_counted = 2;
+}
+
 /* established_ns: pool_established's figure at the same size in this run, or 0. */
 static void json_line(const struct measure *m, double ns, double floor_ns, double established_ns)
 {
@@ -681,13 +793,20 @@ static int case_run(struct bench_env *env, const struct bench_cfg *cfg, enum ben
 		r = bench_decap_load(env);
 		m.policies = 1;
 	} else {
-		bench_layout(n, m.c->need, m.c->forward, &m.layout);
-		m.layout.pool = m.c->pool;
+		if (m.c->prefixes) {
+			bench_layout_prefixes(n, m.c->rules, &m.layout);
+		} else {
+			bench_layout(n, m.c->need, m.c->forward, &m.layout);
+			m.layout.pool = m.c->pool;
+		}
 		r = bench_set_ensure(env, &m.layout);
+		if (!r)
+			r = active_check(&m);
 		m.policies = m.layout.n;
 	}
 	if (r)
 		return r;
+	counted_setup(&m);
 	packet_make(&m);
 	r = spread_setup(&m);
 	if (r)
