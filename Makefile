@@ -9,7 +9,9 @@ CC       := clang
 BPFTOOL  ?= bpftool
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
-CPPFLAGS := -Iinclude -Ilib/dp -Ilib/testenv -Ilib/cli -I$(B)/bpf -D_GNU_SOURCE
+CPPFLAGS := -Iinclude -Ilib/dp -Ilib/testenv -Ilib/cli -Ilib/tls -I$(B)/bpf -D_GNU_SOURCE
+# libvsnproto: lib/proto and the C that protoc-c generates from proto/vsn.proto.
+CPPFLAGS += -Ilib/proto -I$(B)/proto
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 $(WARN) -fno-strict-aliasing
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -26,6 +28,11 @@ TESTENV_SRCS := $(wildcard lib/testenv/*.c)
 CLI_SRCS  := $(wildcard lib/cli/*.c)
 DPCTL_SRCS := $(wildcard dpctl/*.c)
 SLB_SRCS  := $(wildcard slb/*.c)
+TLS_SRCS  := $(wildcard lib/tls/*.c)
+VSN_SRCS  := $(wildcard cli/*.c)
+PROTO_SRCS := $(wildcard lib/proto/*.c)
+PROTO_GEN := $(B)/proto/vsn.pb-c.c $(B)/proto/vsn.pb-c.h
+PROTO_LDLIBS := -lprotobuf-c -lcrypto
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 PKT_SRCS  := $(wildcard tests/packet/test_*.c)
 PKT_HELPERS := $(filter-out $(PKT_SRCS),$(wildcard tests/packet/*.c))
@@ -35,7 +42,7 @@ NETNS_TOOL_SRCS := $(wildcard tests/netns/tools/*.c)
 
 # Two variants of all user-space code: plain ($(B)) and ASan+UBSan ($(B)/san).
 define variant
-$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h lib/testenv/*.h lib/cli/*.h bpf/*.h tests/packet/*.h bench/*.h dpctl/*.h slb/*.h)
+$(1)/obj/%.o: %.c $(SKELS) $(wildcard include/vsn/*.h lib/dp/*.h lib/testenv/*.h lib/cli/*.h bpf/*.h tests/packet/*.h bench/*.h dpctl/*.h slb/*.h lib/tls/*.h cli/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) -c $$< -o $$@
 
@@ -48,6 +55,31 @@ $(1)/vsn-dpctl: $$(DPCTL_SRCS:%.c=$(1)/obj/%.o) $$(CLI_SRCS:%.c=$(1)/obj/%.o) $(
 
 $(1)/vsn-slb: $$(SLB_SRCS:%.c=$(1)/obj/%.o) $$(CLI_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsndp.a
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+
+$(1)/libvsntls.a: $$(TLS_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/vsn: $$(VSN_SRCS:%.c=$(1)/obj/%.o) $$(CLI_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsntls.a
+	$$(CC) $(2) -o $$@ $$^ -lssl -lcrypto
+
+$(1)/tests/unit/test_tls: $(1)/obj/tests/unit/test_tls.o $(1)/libvsntls.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ -lssl -lcrypto -lcmocka -lpthread
+
+$$(PROTO_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_proto.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/proto/*.h)
+
+$(1)/obj/proto/vsn.pb-c.o: $(B)/proto/vsn.pb-c.c $(B)/proto/vsn.pb-c.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) -c $$< -o $$@
+
+$(1)/libvsnproto.a: $$(PROTO_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/proto/vsn.pb-c.o
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/tests/unit/test_proto: $(1)/obj/tests/unit/test_proto.o $(1)/libvsnproto.a $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(PROTO_LDLIBS) $$(LDLIBS) -lcmocka
 
 $(1)/tests/unit/%: $(1)/obj/tests/unit/%.o $(1)/libvsndp.a
 	@mkdir -p $$(dir $$@)
@@ -72,11 +104,16 @@ NETNS_TOOLS := $(NETNS_TOOL_SRCS:tests/netns/tools/%.c=$(B)/tests/netns/%)
 .PHONY: all test bench demo clean format fuzz deps
 .SECONDARY:
 
-all: $(B)/vsn-dpctl $(if $(SLB_SRCS),$(B)/vsn-slb $(B)/san/vsn-slb) $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(SAN_BINS) $(FUZZ_BINS) $(NETNS_TOOLS)
+all: $(B)/vsn-dpctl $(if $(SLB_SRCS),$(B)/vsn-slb $(B)/san/vsn-slb) $(B)/vsn-bench $(TEST_BINS) $(B)/san/vsn-dpctl $(B)/libvsnproto.a $(B)/san/libvsnproto.a $(B)/vsn $(B)/san/vsn $(SAN_BINS) $(FUZZ_BINS) $(NETNS_TOOLS)
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vsn/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BPF_CFLAGS) -c $< -o $@
+
+# protoc-c's C for the wire schema: generated at build time, never committed.
+$(PROTO_GEN) &: proto/vsn.proto
+	@mkdir -p $(B)/proto
+	protoc-c --proto_path=proto --c_out=$(B)/proto $<
 
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
@@ -90,6 +127,12 @@ $(B)/tests/netns/%: $(B)/obj/tests/netns/tools/%.o
 	$(CC) -o $@ $^
 
 # libFuzzer targets: parsers only, built with ASan+UBSan.
+PROTO_FUZZ := $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_policyset
+$(PROTO_FUZZ): $(B)/fuzz/%: tests/fuzz/%.c $(PROTO_SRCS) $(PROTO_GEN) $(wildcard lib/proto/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(PROTO_SRCS) $(B)/proto/vsn.pb-c.c $(PROTO_LDLIBS)
+
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTENV_SRCS) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -16,7 +16,7 @@ int cli_global_options(const char *prog, int argc, char **argv, const char **pin
 			*ret_exit = 0;
 			return -1;
 		}
-		if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc) {
+		if (pin_dir && !strcmp(argv[i], "--pin-dir") && i + 1 < argc) {
 			*pin_dir = argv[i + 1];
 			i += 2;
 			continue;

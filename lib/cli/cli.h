@@ -8,9 +8,9 @@
 
 /*
  * The options every tool takes before its command: -h/--help and
- * --pin-dir DIR (into *pin_dir). Returns the index of the command word, or
- * -1 with *ret_exit set: 0 after --help, 2 after a usage error (usage
- * printed to stderr).
+ * --pin-dir DIR (into *pin_dir; a tool without pin_dir takes no --pin-dir). Returns the index of
+ * the command word, or -1 with *ret_exit set: 0 after --help, 2 after a usage error (usage printed
+ * to stderr).
  */
 int cli_global_options(const char *prog, int argc, char **argv, const char **pin_dir,
 		       void (*usage)(FILE *f), int *ret_exit);
