@@ -164,3 +164,40 @@ format:
 
 clean:
 	rm -rf $(B)
+
+# libvsnnode: the agent's library (lib/node), over libvsnproto.
+NODE_SRCS := $(wildcard lib/node/*.c)
+CPPFLAGS += -Ilib/node
+define node_variant
+$$(NODE_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_store.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/node/*.h lib/proto/*.h)
+
+$(1)/libvsnnode.a: $$(NODE_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/tests/unit/test_store: $(1)/obj/tests/unit/test_store.o $(1)/libvsnnode.a $(1)/libvsnproto.a $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(PROTO_LDLIBS) $$(LDLIBS) -lcmocka
+endef
+$(eval $(call node_variant,$(B),))
+$(eval $(call node_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsnnode.a $(B)/san/libvsnnode.a
+
+# libvsntransport: mutual-TLS connections carrying frames (lib/transport), on libevent.
+TRANSPORT_SRCS := $(wildcard lib/transport/*.c)
+TRANSPORT_LDLIBS := -levent_openssl -levent_core -lssl -lcrypto -lprotobuf-c
+CPPFLAGS += -Ilib/transport
+define transport_variant
+$$(TRANSPORT_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_transport.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/transport/*.h lib/proto/*.h)
+
+$(1)/libvsntransport.a: $$(TRANSPORT_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/tests/unit/test_transport: $(1)/obj/tests/unit/test_transport.o $(1)/libvsntransport.a $(1)/libvsnproto.a $(1)/libvsntls.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(TRANSPORT_LDLIBS) -lcmocka
+endef
+$(eval $(call transport_variant,$(B),))
+$(eval $(call transport_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsntransport.a $(B)/san/libvsntransport.a
