@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "vsn_tls.h"
+#include "cert_dir.h"
 
 struct env {
 	char dir[64];
@@ -35,17 +36,7 @@ struct env {
 
 static char *path(const struct env *e, const char *rel)
 {
-	static char bufs[8][PATH_MAX];
-	static int n;
-	char *b = bufs[n++ % 8];
-
-	snprintf(b, PATH_MAX, "%s/%s", e->dir, rel);
-	return b;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
+	return cert_path(e->dir, rel);
 }
 
 static X509 *cert_load(const char *file)
@@ -63,10 +54,7 @@ static X509 *cert_load(const char *file)
 static void issue(const struct env *e, const char *ca, const char *out, enum vsn_tls_role role,
 		  const char *name)
 {
-	struct vsn_cert_opts o = {.sz = sizeof(o), .role = role, .name = name, .days = 1};
-	struct vsn_tls_err err = {""};
-
-	assert_int_equal(vsn_cert_issue(path(e, ca), path(e, out), &o, &err), 0);
+	cert_issue(e->dir, ca, out, role, name);
 }
 
 /* CA "ca" with controller "vsnd" in ctl/ and node "node1" in n1/; CA "other" with node "node1"
@@ -92,7 +80,7 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 
-	nftw(e->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	cert_dir_remove(e->dir);
 	free(e);
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "vsn_tls.h"
+#include "cert_dir.h"
 
 /* One end of a connection, as its callbacks saw it. */
 struct side {
@@ -58,17 +59,7 @@ struct env {
 
 static char *path(const struct env *e, const char *rel)
 {
-	static char bufs[8][PATH_MAX];
-	static int n;
-	char *b = bufs[n++ % 8];
-
-	snprintf(b, PATH_MAX, "%s/%s", e->dir, rel);
-	return b;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
+	return cert_path(e->dir, rel);
 }
 
 static void on_ready(struct vsn_conn *c, const char *peer, void *arg)
@@ -171,10 +162,7 @@ static void run_until(struct env *e, const int *a, const int *b)
 static void issue(const struct env *e, const char *ca, const char *out, enum vsn_tls_role role,
 		  const char *name)
 {
-	struct vsn_cert_opts o = {.sz = sizeof(o), .role = role, .name = name, .days = 1};
-	struct vsn_tls_err err = {""};
-
-	assert_int_equal(vsn_cert_issue(path(e, ca), path(e, out), &o, &err), 0);
+	cert_issue(e->dir, ca, out, role, name);
 }
 
 static int setup(void **state)
@@ -229,7 +217,7 @@ static int teardown(void **state)
 	SSL_CTX_free(e->cli);
 	SSL_CTX_free(e->other);
 	SSL_CTX_free(e->nocert);
-	nftw(e->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	cert_dir_remove(e->dir);
 	free(e);
 	return 0;
 }
