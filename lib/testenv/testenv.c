@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
@@ -72,4 +73,22 @@ int testenv_sweep_stale(const char *prefix, int (*unload)(const char *dir))
 	}
 	closedir(d);
 	return n;
+}
+
+int testenv_private(const char *prefix, int (*unload)(const char *dir), char *pin_dir, size_t len)
+{
+	int r;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	r = testenv_link_up("lo");
+	if (r)
+		return r;
+	r = testenv_bpffs_ensure(TESTENV_BPF_FS);
+	if (r < 0)
+		return r;
+	/* A run that crashed could not clean up. */
+	testenv_sweep_stale(prefix, unload);
+	snprintf(pin_dir, len, TESTENV_BPF_FS "/%s%d", prefix, (int)getpid());
+	return 0;
 }

@@ -7,6 +7,8 @@
 #ifndef VSN_TESTENV_H
 #define VSN_TESTENV_H
 
+#include <stddef.h>
+
 #define TESTENV_BPF_FS "/sys/fs/bpf"
 
 /* Set IFF_UP on ifname in the current network namespace. */
@@ -20,5 +22,12 @@ int testenv_bpffs_ensure(const char *dir);
  * returns how many.
  */
 int testenv_sweep_stale(const char *prefix, int (*unload)(const char *dir));
+
+/*
+ * A private network namespace with lo up and a bpffs, stale pin directories
+ * of prefix swept with unload(), and this process's pin directory
+ * TESTENV_BPF_FS/<prefix><pid> written to pin_dir. 0 or a negative errno.
+ */
+int testenv_private(const char *prefix, int (*unload)(const char *dir), char *pin_dir, size_t len);
 
 #endif /* VSN_TESTENV_H */

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sched.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 
@@ -43,17 +42,9 @@ static int setup(void)
 	struct vsn_addr a;
 	int r;
 
-	if (unshare(CLONE_NEWNET))
-		return -errno;
-	r = testenv_link_up("lo");
+	r = testenv_private("vsn-fuzzdecap-", vsn_decap_unload, pin_dir, sizeof(pin_dir));
 	if (r)
 		return r;
-	r = testenv_bpffs_ensure(TESTENV_BPF_FS);
-	if (r < 0)
-		return r;
-	/* A run that crashed could not clean up. */
-	testenv_sweep_stale("vsn-fuzzdecap-", vsn_decap_unload);
-	snprintf(pin_dir, sizeof(pin_dir), TESTENV_BPF_FS "/vsn-fuzzdecap-%d", (int)getpid());
 	r = vsn_decap_open(pin_dir, true, &decap);
 	if (r)
 		return r;

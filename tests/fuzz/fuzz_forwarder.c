@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sched.h>
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <bpf/bpf.h>
@@ -59,17 +58,9 @@ static int setup(void)
 	struct vsn_dp_set set = {.generation = 1, .n_policies = 4, .policies = pol};
 	int r;
 
-	if (unshare(CLONE_NEWNET))
-		return -errno;
-	r = testenv_link_up("lo");
+	r = testenv_private("vsn-fuzz-", vsn_dp_unload, pin_dir, sizeof(pin_dir));
 	if (r)
 		return r;
-	r = testenv_bpffs_ensure(TESTENV_BPF_FS);
-	if (r < 0)
-		return r;
-	/* A run that crashed could not clean up. */
-	testenv_sweep_stale("vsn-fuzz-", vsn_dp_unload);
-	snprintf(pin_dir, sizeof(pin_dir), TESTENV_BPF_FS "/vsn-fuzz-%d", (int)getpid());
 	r = vsn_dp_open(&o, &dp);
 	if (r)
 		return r;
