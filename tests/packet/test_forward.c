@@ -33,6 +33,7 @@
 #include <bpf/bpf.h>
 #include <cmocka.h>
 
+#include "frames.h"
 #include "harness.h"
 
 /* The table overrides fields of a base spec with designated initializers. */
@@ -61,23 +62,6 @@ static const struct slb_def slb4 = {
 	4, "10.0.0.4", {0x02, 0x51, 0, 0, 4, 0xd}, {0x02, 0x51, 0, 0, 4, 0x5}};
 
 static struct h_env env;
-
-/* Base frames: a client talking to a VIP, 10 bytes of payload. */
-#define L2 .dmac = H_NODE_MAC, .smac = H_CLIENT_MAC
-#define V4_TCP(...)                                                                    \
-	{                                                                              \
-		L2, .l3 = AF_INET, .saddr = CLIENT4, .daddr = VIP4, .l4 = IPPROTO_TCP, \
-		    .sport = 40000, .dport = 80, .payload_len = 10, __VA_ARGS__        \
-	}
-#define V4_UDP(...) V4_TCP(.l4 = IPPROTO_UDP, .dport = 53, __VA_ARGS__)
-#define V6_TCP(...)                                                                     \
-	{                                                                               \
-		L2, .l3 = AF_INET6, .saddr = CLIENT6, .daddr = VIP6, .l4 = IPPROTO_TCP, \
-		    .sport = 40000, .dport = 443, .payload_len = 10, __VA_ARGS__        \
-	}
-#define V6_UDP(...) V6_TCP(.l4 = IPPROTO_UDP, .dport = 4789, __VA_ARGS__)
-#define VLAN1 .n_vlans = 1, .vlan_tci = {100}
-#define VLAN2 .n_vlans = 2, .vlan_tpid = {0x88a8, 0x8100}, .vlan_tci = {10, 20}
 
 enum cut_kind {
 	CUT_NONE = 0,
@@ -115,10 +99,6 @@ static const __u8 ip_opt_max[40] = {
 /* MSS, SACK permitted, window scale, NOP-padded: 12 bytes. */
 static const __u8 tcp_opts[] = {2, 4, 0x05, 0xb4, 4, 2, 3, 3, 7, 1, 1, 1};
 
-#define EXT(t, ...)                              \
-	{                                        \
-		.type = PKT_EXT_##t, __VA_ARGS__ \
-	}
 
 static const struct fwd_case cases[] = {
 	/* Matching. */
