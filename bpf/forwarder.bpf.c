@@ -221,7 +221,8 @@ static __always_inline int insert_allowed(void)
  * flows). 0 and *ret_reason when there is none.
  */
 static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *info,
-				  const struct vsn_dest *dest, struct vsn_pkt *p, int *ret_reason)
+				  const struct vsn_dest *dest, struct vsn_pkt *p,
+				  const struct vsn_slb **ret_slb, int *ret_reason)
 {
 	struct vsn_flow *f, nf = {.epoch = info->epoch};
 	const struct vsn_slb *slb;
@@ -231,8 +232,10 @@ static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *in
 	/* An ICMP error follows its flow; it never makes or changes an entry. */
 	if (p->icmp_err && f) {
 		slb = bpf_map_lookup_elem(&vsn_slbs, &f->slb_id);
-		if (slb && slb->state != VSN_SLB_DOWN)
+		if (slb && slb->state != VSN_SLB_DOWN) {
+			*ret_slb = slb;
 			return f->slb_id;
+		}
 		f = NULL;
 	}
 	if (f) {
@@ -242,6 +245,7 @@ static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *in
 		if (slb && slb->state != VSN_SLB_DOWN) {
 			if (!(dest->flags & VSN_DEST_REHASH) || f->epoch == info->epoch) {
 				flow_event(VSN_FLOW_HIT);
+				*ret_slb = slb;
 				return id;
 			}
 			/* Rehashed; should the pick find no SLB up, the flow stays. */
@@ -333,15 +337,14 @@ static __always_inline int is_vip(void *policies, __u32 active, __u32 *slot, str
 	return pm && (p->is_v6 || pm->plen > 96);
 }
 
-/* Send p to SLB slb_id under dest d: rewrite or encapsulate, then transmit. */
+/* Send p to SLB slb_id (its entry slb) under dest d: rewrite or encapsulate, then transmit. */
 static __always_inline int forward_to(struct xdp_md *ctx, struct vsn_pkt *p, __u32 slb_id,
-				      const struct vsn_dest *d, __u64 bytes)
+				      const struct vsn_slb *slb, const struct vsn_dest *d,
+				      __u64 bytes)
 {
-	const struct vsn_slb *slb;
 	__u32 zero = 0;
 	int r;
 
-	slb = bpf_map_lookup_elem(&vsn_slbs, &slb_id);
 	if (!slb_usable(slb))
 		return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
 
@@ -405,6 +408,7 @@ int vsn_forward(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	const struct vsn_slot_info *info;
 	const struct vsn_dest *dest;
+	const struct vsn_slb *slb = NULL;
 	struct vsn_dest d = {};
 	struct vsn_pkt p = {};
 	__u32 zero = 0, *active, slot, slb_id = 0;
@@ -442,7 +446,7 @@ int vsn_forward(struct xdp_md *ctx)
 		info = bpf_map_lookup_elem(&vsn_slot_info, &slot);
 		if (!info)
 			return verdict(VSN_DROP_NO_NEXTHOP, XDP_DROP, bytes);
-		slb_id = pick(slot, info, &d, &p, &r);
+		slb_id = pick(slot, info, &d, &p, &slb, &r);
 		if (!slb_id)
 			return verdict(r, XDP_DROP, bytes);
 		if (p.frag == VSN_FRAG_FIRST) {
@@ -453,5 +457,8 @@ int vsn_forward(struct xdp_md *ctx)
 			bpf_map_update_elem(&vsn_frags, &k, &fr, BPF_ANY);
 		}
 	}
-	return forward_to(ctx, &p, slb_id, &d, bytes);
+	/* A hit looked its SLB up already; a new pick did not. */
+	if (!slb)
+		slb = bpf_map_lookup_elem(&vsn_slbs, &slb_id);
+	return forward_to(ctx, &p, slb_id, slb, &d, bytes);
 }
