@@ -169,7 +169,7 @@ clean:
 NODE_SRCS := $(wildcard lib/node/*.c)
 CPPFLAGS += -Ilib/node
 define node_variant
-$$(NODE_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_store.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/node/*.h lib/proto/*.h)
+$$(NODE_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_store.o $(1)/obj/tests/unit/test_node_config.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/node/*.h lib/proto/*.h)
 
 $(1)/libvsnnode.a: $$(NODE_SRCS:%.c=$(1)/obj/%.o)
 	@rm -f $$@
@@ -178,10 +178,21 @@ $(1)/libvsnnode.a: $$(NODE_SRCS:%.c=$(1)/obj/%.o)
 $(1)/tests/unit/test_store: $(1)/obj/tests/unit/test_store.o $(1)/libvsnnode.a $(1)/libvsnproto.a $(1)/libvsndp.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(PROTO_LDLIBS) $$(LDLIBS) -lcmocka
+
+# The configuration file (config.c) checks node names with libvsntls.
+$(1)/tests/unit/test_node_config: $(1)/obj/tests/unit/test_node_config.o $(1)/libvsnnode.a $(1)/libvsntls.a $(1)/libvsnproto.a $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ -lssl $$(PROTO_LDLIBS) $$(LDLIBS) -lcmocka
 endef
 $(eval $(call node_variant,$(B),))
 $(eval $(call node_variant,$(B)/san,$(SANFLAGS)))
 all: $(B)/libvsnnode.a $(B)/san/libvsnnode.a
+
+# The configuration file parser's libFuzzer target (listed in FUZZ_BINS by its source).
+$(B)/fuzz/fuzz_node_config: tests/fuzz/fuzz_node_config.c lib/node/config.c $(wildcard lib/node/*.h) $(LIB_SRCS) $(TLS_SRCS) $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< lib/node/config.c $(LIB_SRCS) $(TLS_SRCS) $(LDLIBS) -lssl -lcrypto
 
 # libvsntransport: mutual-TLS connections carrying frames (lib/transport), on libevent.
 TRANSPORT_SRCS := $(wildcard lib/transport/*.c)
@@ -201,3 +212,69 @@ endef
 $(eval $(call transport_variant,$(B),))
 $(eval $(call transport_variant,$(B)/san,$(SANFLAGS)))
 all: $(B)/libvsntransport.a $(B)/san/libvsntransport.a
+
+# libvsnlog: the daemons' structured logs (lib/log).
+LOG_SRCS := $(wildcard lib/log/*.c)
+CPPFLAGS += -Ilib/log
+define log_variant
+$(1)/libvsnlog.a: $$(LOG_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(eval $(call log_variant,$(B),))
+$(eval $(call log_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsnlog.a $(B)/san/libvsnlog.a
+
+# vsn-node: the network node agent (node/).
+AGENT_SRCS := $(wildcard node/*.c)
+AGENT_LDLIBS := $(TRANSPORT_LDLIBS) -lcrypto $(LDLIBS)
+define agent_variant
+$$(AGENT_SRCS:%.c=$(1)/obj/%.o): $(B)/proto/vsn.pb-c.h $(wildcard node/*.h lib/node/*.h lib/proto/*.h lib/transport/*.h lib/log/*.h)
+
+$(1)/vsn-node: $$(AGENT_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsnnode.a $(1)/libvsntransport.a $(1)/libvsnproto.a $(1)/libvsntls.a $(1)/libvsnlog.a $(1)/libvsndp.a
+	$$(CC) $(2) -o $$@ $$^ $$(AGENT_LDLIBS)
+endef
+$(eval $(call agent_variant,$(B),))
+$(eval $(call agent_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/vsn-node $(B)/san/vsn-node
+
+# The agent's packet-tier test runs the real vsn-node of its variant.
+define agent_test_variant
+$(1)/obj/tests/packet/test_agent.o: $(B)/proto/vsn.pb-c.h
+
+$(1)/tests/packet/test_agent: $(1)/obj/tests/packet/test_agent.o $$(TESTENV_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsnnode.a $(1)/libvsntransport.a $(1)/libvsnproto.a $(1)/libvsntls.a $(1)/libvsndp.a | $(1)/vsn-node
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(AGENT_LDLIBS) -lcmocka
+endef
+$(eval $(call agent_test_variant,$(B),))
+$(eval $(call agent_test_variant,$(B)/san,$(SANFLAGS)))
+
+# vsn-bench-agent: the agent's apply time and memory (make bench BENCH=agent).
+BENCH_AGENT_SRCS := $(wildcard bench-agent/*.c)
+$(BENCH_AGENT_SRCS:%.c=$(B)/obj/%.o): $(B)/proto/vsn.pb-c.h
+$(B)/vsn-bench-agent: $(BENCH_AGENT_SRCS:%.c=$(B)/obj/%.o) $(TESTENV_SRCS:%.c=$(B)/obj/%.o) $(B)/libvsntransport.a $(B)/libvsnproto.a $(B)/libvsntls.a $(B)/libvsndp.a | $(B)/vsn-node
+	$(CC) -o $@ $^ $(AGENT_LDLIBS)
+all: $(B)/vsn-bench-agent
+
+# libvsnctl and vsnd: the controller's side of the protocol (lib/ctl) and the controller (vsnd/).
+CTL_SRCS := $(wildcard lib/ctl/*.c)
+VSND_SRCS := $(wildcard vsnd/*.c)
+CTL_LIBS = libvsnctl.a libvsntransport.a libvsnproto.a libvsntls.a
+CPPFLAGS += -Ilib/ctl
+define ctl_variant
+$$(CTL_SRCS:%.c=$(1)/obj/%.o) $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_ctl.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/ctl/*.h vsnd/*.h lib/transport/*.h lib/proto/*.h lib/log/*.h lib/dp/policyfile.h tests/unit/cert_dir.h)
+
+$(1)/libvsnctl.a: $$(CTL_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/vsnd: $$(VSND_SRCS:%.c=$(1)/obj/%.o) $$(CTL_LIBS:%=$(1)/%) $(1)/libvsnlog.a $(1)/libvsndp.a
+	$$(CC) $(2) -o $$@ $$^ $$(TRANSPORT_LDLIBS) $$(LDLIBS)
+
+$(1)/tests/unit/test_ctl: $(1)/obj/tests/unit/test_ctl.o $$(CTL_LIBS:%=$(1)/%) $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(TRANSPORT_LDLIBS) $$(LDLIBS) -lcmocka
+endef
+$(eval $(call ctl_variant,$(B),))
+$(eval $(call ctl_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsnctl.a $(B)/san/libvsnctl.a $(B)/vsnd $(B)/san/vsnd $(B)/tests/unit/test_ctl $(B)/san/tests/unit/test_ctl

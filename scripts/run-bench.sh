@@ -5,15 +5,16 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 [dataplane|all] [vsn-bench options...]" >&2
-	echo "  dataplane: the forwarder per packet, policy set swaps and map memory" >&2
-	echo "  all:       every benchmark (today: dataplane)" >&2
+	echo "usage: $0 [dataplane|agent|all] [options of the benchmark's program...]" >&2
+	echo "  dataplane: the forwarder per packet, policy set swaps and map memory (vsn-bench)" >&2
+	echo "  agent:     vsn-node's apply time and memory over TLS (vsn-bench-agent)" >&2
+	echo "  all:       every benchmark" >&2
 }
 
 bench=${1:-all}
 [ $# -gt 0 ] && shift
 case "$bench" in
-dataplane | all) ;;
+dataplane | agent | all) ;;
 -h | --help)
 	usage
 	exit 0
@@ -51,5 +52,10 @@ fi
 case "$bench" in
 dataplane | all)
 	"$bin" --bench dataplane,swap,mem "$@"
+	;;
+esac
+case "$bench" in
+agent | all)
+	"${VSN_BENCH_AGENT:-$root/build/vsn-bench-agent}" "$@"
 	;;
 esac

@@ -56,6 +56,13 @@ int dp_slb_entry(const struct vsn_dp *dp, const struct vsn_dp_slb *slb, struct v
 void dp_slbs_resolve(struct vsn_slb *e, size_t n, int *results);
 /* Write one entry (its egress into the devmap first); the caller holds the lock. */
 int dp_slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb);
+/*
+ * Write n entries at once (e[i] for ids[i], ids unique; every egress into
+ * the devmap first); the caller holds the lock.
+ */
+int dp_slbs_write(struct vsn_dp *dp, const __u32 *ids, const struct vsn_slb *e, size_t n);
+/* The table entries of ids (in any order, repeats allowed) into ret[0..n). */
+int dp_slbs_read(struct vsn_dp *dp, const __u32 *ids, size_t n, struct vsn_slb *ret);
 
 /* What set validation and table builds know of an SLB id. */
 #define SLB_KNOWN 0x1	/* looked up */

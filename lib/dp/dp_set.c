@@ -364,8 +364,8 @@ static void prep_free(struct prep *pr)
  * (duplicates refused), the SLBs' facts and the pools by id. The caller
  * frees it with prep_free().
  */
-static int set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, struct prep *pr,
-		       size_t *ret_bad)
+static int set_check(struct vsn_dp *dp, const struct vsn_dp_set *set, struct prep *pr,
+		     size_t *ret_bad)
 {
 	struct sorted *s;
 	__u8 *ids = NULL;
@@ -425,35 +425,6 @@ out:
 	return r;
 }
 
-/* Define the set's SLBs: resolve their next hops together, then write them. */
-static int slbs_define(struct vsn_dp *dp, const struct vsn_dp_set *set)
-{
-	struct vsn_slb *e;
-	int *res, r = 0;
-
-	if (!set->n_slbs)
-		return 0;
-	e = calloc(set->n_slbs, sizeof(*e));
-	res = calloc(set->n_slbs, sizeof(*res));
-	if (!e || !res) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < set->n_slbs && !r; i++)
-		r = dp_slb_entry(dp, &set->slbs[i], &e[i]);
-	if (r)
-		goto out;
-	dp_slbs_resolve(e, set->n_slbs, res);
-	for (size_t i = 0; i < set->n_slbs && !r; i++)
-		r = dp_slb_write(dp, set->slbs[i].id, &e[i]);
-	if (!r && set->ret_slb_results)
-		memcpy(set->ret_slb_results, res, set->n_slbs * sizeof(*res));
-out:
-	free(e);
-	free(res);
-	return r;
-}
-
 int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
 {
 	struct prep pr;
@@ -462,7 +433,7 @@ int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t 
 	r = vsn_dp_meta(dp, &dp->meta);
 	if (r)
 		return r;
-	r = set_prepare(dp, set, &pr, ret_bad);
+	r = set_check(dp, set, &pr, ret_bad);
 	if (!r)
 		prep_free(&pr);
 	return r;
@@ -877,37 +848,184 @@ out:
 	return r;
 }
 
-int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
+/*
+ * --- Two-phase apply. ---
+ *
+ * Prepare builds a set into the inactive slot; commit writes its SLBs and
+ * flips. Between the two the lock is free, so commit first checks that
+ * what prepare built on still holds:
+ *  - meta.generation: any other apply changes it (-ESTALE);
+ *  - the active slot, and the ids of the maps in the inactive slot: anyone
+ *    who staged there since (dp_tables_rebuild() after an SLB state change,
+ *    another prepare) or emptied it (vsn_dp_set_trim()) displaced the set,
+ *    which is then staged again from the maps p holds;
+ *  - the state of each pool member the set does not define: the set's
+ *    Maglev tables left out the ones not up at prepare. One that went up or
+ *    down since gets the tables built again (a state change rebuilds only
+ *    the running set's tables, and only when it has pools).
+ * The set's own SLBs carry their state: commit writes it whatever the table
+ * says then, as an apply at that moment would.
+ */
+struct vsn_dp_prepared {
+	struct vsn_dp *dp;
+	__u64 generation;
+	__u64 base; /* meta.generation at prepare */
+	__u32 n_policies;
+	__u32 active;	 /* the active slot at prepare; the set waits in the other one */
+	__u32 staged[4]; /* slot_ids() of that slot once the set was staged */
+	struct dp_gen g; /* the set's maps, held open so they outlive being displaced */
+	size_t n_slbs;	 /* the set's own SLBs, in set order: */
+	__u32 *slb_ids;
+	struct vsn_slb *slbs;	     /* entries as commit writes them, resolved at prepare */
+	struct vsn_slb *slbs_before; /* the table's entries at prepare */
+	int *slb_results;	     /* per SLB, 0 or why its next hop is not resolved */
+	size_t n_members;	     /* pool members the set does not define: */
+	__u32 *members;
+	bool *members_up; /* up at prepare: in the Maglev tables */
+};
+
+static void prepared_free(struct vsn_dp_prepared *p)
 {
-	struct dp_gen g = DP_GEN_INIT;
-	struct vsn_meta meta;
-	struct timespec now;
+	if (!p)
+		return;
+	dp_gen_close(&p->g);
+	free(p->slb_ids);
+	free(p->slbs);
+	free(p->slbs_before);
+	free(p->slb_results);
+	free(p->members);
+	free(p->members_up);
+	free(p);
+}
+
+/*
+ * The ids of the inner maps that a generation like g has in slot (0: entry
+ * empty). While they are g's own, nobody staged into the slot since: g's fds
+ * keep its maps alive, so their ids are not reused.
+ */
+static int slot_ids(struct vsn_dp *dp, __u32 slot, const struct dp_gen *g, __u32 ret[4])
+{
+	const enum dp_map outer[4] = {DP_MAP_POLICY_SLOTS, DP_MAP_MAGLEV_SLOTS, DP_MAP_PREFIX_SLOTS,
+				      DP_MAP_CLIENT_SLOTS};
+	const bool has[4] = {true, true, g->prefixes >= 0, g->clients >= 0};
+
+	for (int i = 0; i < 4; i++) {
+		ret[i] = 0;
+		if (has[i] && bpf_map_lookup_elem(dp->map_fd[outer[i]], &slot, &ret[i]) &&
+		    errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+static bool slb_up(const struct vsn_slb *e)
+{
+	return (e->flags & VSN_SLB_DEFINED) && e->state == VSN_SLB_UP;
+}
+
+/*
+ * The set's SLBs as commit will write them, their next hops resolved now
+ * (this may wait about a second), and the table's entries now.
+ */
+static int prepared_slbs(struct vsn_dp *dp, const struct vsn_dp_set *set, struct vsn_dp_prepared *p)
+{
+	size_t n = set->n_slbs;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	p->slb_ids = calloc(n, sizeof(*p->slb_ids));
+	p->slbs = calloc(n, sizeof(*p->slbs));
+	p->slbs_before = calloc(n, sizeof(*p->slbs_before));
+	p->slb_results = calloc(n, sizeof(*p->slb_results));
+	if (!p->slb_ids || !p->slbs || !p->slbs_before || !p->slb_results)
+		return -ENOMEM;
+	p->n_slbs = n;
+	for (size_t i = 0; i < n && !r; i++) {
+		p->slb_ids[i] = set->slbs[i].id;
+		r = dp_slb_entry(dp, &set->slbs[i], &p->slbs[i]);
+	}
+	if (r)
+		return r;
+	dp_slbs_resolve(p->slbs, n, p->slb_results);
+	return dp_slbs_read(dp, p->slb_ids, n, p->slbs_before);
+}
+
+/* The pool members the set does not define, each once, and whether the tables have them. */
+static int prepared_members(struct vsn_dp *dp, const struct vsn_dp_set *set, const struct prep *pr,
+			    struct vsn_dp_prepared *p)
+{
+	enum { BY_SET = 1, LISTED = 2 };
+	size_t total = 0;
+	__u8 *mark;
+
+	for (size_t i = 0; i < set->n_pools; i++)
+		total += set->pools[i].n_members;
+	if (!total)
+		return 0;
+	mark = calloc(dp->meta.max_slbs, 1);
+	p->members = calloc(total, sizeof(*p->members));
+	p->members_up = calloc(total, sizeof(*p->members_up));
+	if (!mark || !p->members || !p->members_up) {
+		free(mark);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < set->n_slbs; i++)
+		mark[set->slbs[i].id] = BY_SET;
+	for (size_t i = 0; i < set->n_pools; i++)
+		for (size_t j = 0; j < set->pools[i].n_members; j++) {
+			__u32 id = set->pools[i].members[j].slb_id;
+
+			if (mark[id])
+				continue;
+			mark[id] = LISTED;
+			p->members[p->n_members] = id;
+			p->members_up[p->n_members++] = pr->slb_seen[id] & SLB_UP;
+		}
+	free(mark);
+	return 0;
+}
+
+/*
+ * Validate set, build it and stage it in the inactive slot; the caller holds
+ * the lock. On success *ret holds everything commit needs: set may go.
+ */
+static int prepare_locked(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad,
+			  struct vsn_dp_prepared **ret)
+{
+	struct vsn_dp_prepared *p = NULL;
 	struct prep pr = {0};
-	__u32 active, inactive;
 	bool quiesce = false;
 	pthread_t waiter;
 	void *wr;
 	int r;
 
-	r = dp_lock(dp);
-	if (r)
-		return r;
 	r = vsn_dp_meta(dp, &dp->meta);
 	if (r)
-		goto out;
-	r = set_prepare(dp, set, &pr, ret_bad);
+		return r;
+	r = set_check(dp, set, &pr, ret_bad);
 	if (r)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		r = -ENOMEM;
 		goto out;
-	r = dp_active_slot(dp, &active);
-	if (r)
-		goto out;
-	inactive = !active;
+	}
+	p->g = (struct dp_gen)DP_GEN_INIT;
+	p->dp = dp;
+	p->generation = set->generation;
+	p->base = dp->meta.generation;
+	p->n_policies = (__u32)set->n_policies;
+	r = prepared_members(dp, set, &pr, p);
+	if (!r)
+		r = dp_active_slot(dp, &p->active);
 	/*
 	 * Packets that read the inactive slot before the last flip may still
 	 * run (unless vsn_dp_set_trim() emptied it): wait for them while the
 	 * new maps are built, not after.
 	 */
-	r = dp_slot_used(dp, inactive, &quiesce);
+	if (!r)
+		r = dp_slot_used(dp, !p->active, &quiesce);
 	if (r)
 		goto out;
 	if (quiesce) {
@@ -915,37 +1033,246 @@ int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *re
 		if (r)
 			goto out;
 	}
-	r = gen_build(set, &pr, &g);
+	r = gen_build(set, &pr, &p->g);
 	if (quiesce) {
 		pthread_join(waiter, &wr);
 		if (!r)
 			r = (int)(long)wr;
 	}
 	if (!r)
-		r = dp_gen_stage(dp, active, &g, true);
+		r = dp_gen_stage(dp, p->active, &p->g, true);
+	if (!r)
+		r = slot_ids(dp, !p->active, &p->g, p->staged);
+	/* Resolved after the build, as an apply always did: a set that fails touches no neighbour.
+	 */
+	if (!r)
+		r = prepared_slbs(dp, set, p);
+out:
+	prep_free(&pr);
+	if (r) {
+		prepared_free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+/*
+ * If a pool member the set does not define went up or down since prepare,
+ * build the set's Maglev tables again from the states now (the set's own
+ * SLBs: from the set). *ret_rebuilt: p->g.maglev is a new map to stage.
+ */
+static int members_recheck(struct vsn_dp *dp, struct vsn_dp_prepared *p, bool *ret_rebuilt)
+{
+	struct vsn_dp_pool *pools = NULL;
+	struct vsn_slb *cur;
+	__u8 *facts = NULL;
+	bool changed = false;
+	size_t n = 0;
+	int fd, r;
+
+	if (!p->n_members) {
+		*ret_rebuilt = false;
+		return 0;
+	}
+	cur = calloc(p->n_members, sizeof(*cur));
+	if (!cur)
+		return -ENOMEM;
+	r = dp_slbs_read(dp, p->members, p->n_members, cur);
+	for (size_t i = 0; i < p->n_members && !r; i++)
+		changed |= slb_up(&cur[i]) != p->members_up[i];
+	if (r || !changed)
+		goto out;
+	facts = calloc(dp->meta.max_slbs, 1);
+	if (!facts) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < p->n_members; i++)
+		facts[p->members[i]] =
+			cur[i].flags & VSN_SLB_DEFINED ? dp_slb_facts(&cur[i]) : SLB_KNOWN;
+	for (size_t i = 0; i < p->n_slbs; i++)
+		facts[p->slb_ids[i]] = dp_slb_facts(&p->slbs[i]);
+	r = dp_pooldefs_read(&p->g, &pools, &n);
+	if (r)
+		goto out;
+	fd = dp_maglev_create(pools, n, p->g.info.maglev_size, p->g.info.hash_seed, facts);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	close(p->g.maglev);
+	p->g.maglev = fd;
+out:
+	dp_pools_free(pools, n);
+	free(facts);
+	free(cur);
+	if (!r)
+		*ret_rebuilt = changed;
+	return r;
+}
+
+/* Does a's next hop differ from b's? */
+static bool nexthop_differs(const struct vsn_slb *a, const struct vsn_slb *b)
+{
+	return a->ifindex != b->ifindex || memcmp(a->dmac, b->dmac, 6) ||
+	       memcmp(a->smac, b->smac, 6) || a->mtu != b->mtu ||
+	       (a->flags & VSN_SLB_RESOLVED) != (b->flags & VSN_SLB_RESOLVED);
+}
+
+/*
+ * e's next hop was resolved at prepare. If the table's entry for the same
+ * address and forward got a new resolved next hop since (a refresh after a
+ * neighbour event), that one is newer: keep it, or the refresh is undone.
+ */
+static void nexthop_keep(struct vsn_slb *e, const struct vsn_slb *before, const struct vsn_slb *cur)
+{
+	if ((e->flags | cur->flags) & VSN_SLB_STATIC || !(cur->flags & VSN_SLB_DEFINED) ||
+	    !(cur->flags & VSN_SLB_RESOLVED) || memcmp(e->addr, cur->addr, sizeof(e->addr)) ||
+	    e->forward != cur->forward || !nexthop_differs(cur, before))
+		return;
+	e->ifindex = cur->ifindex;
+	memcpy(e->dmac, cur->dmac, 6);
+	memcpy(e->smac, cur->smac, 6);
+	e->mtu = cur->mtu;
+	e->flags |= VSN_SLB_RESOLVED;
+}
+
+/* Write the set's SLBs (with their states, as the set defines them). */
+static int slbs_commit(struct vsn_dp *dp, struct vsn_dp_prepared *p)
+{
+	struct vsn_slb *cur;
+	int r;
+
+	if (!p->n_slbs)
+		return 0;
+	cur = calloc(p->n_slbs, sizeof(*cur));
+	if (!cur)
+		return -ENOMEM;
+	r = dp_slbs_read(dp, p->slb_ids, p->n_slbs, cur);
+	for (size_t i = 0; i < p->n_slbs && !r; i++)
+		nexthop_keep(&p->slbs[i], &p->slbs_before[i], &cur[i]);
+	if (!r)
+		r = dp_slbs_write(dp, p->slb_ids, p->slbs, p->n_slbs);
+	free(cur);
+	return r;
+}
+
+/* Flip to the prepared set (staging it again first if it was displaced); the caller holds the lock.
+ */
+static int commit_locked(struct vsn_dp *dp, struct vsn_dp_prepared *p)
+{
+	struct vsn_slot_info info;
+	struct vsn_meta meta;
+	struct timespec now;
+	__u32 active, ids[4];
+	bool restage, rebuilt;
+	int r;
+
+	if (p->dp != dp)
+		return -EINVAL;
+	r = vsn_dp_meta(dp, &meta);
+	if (r)
+		return r;
+	if (meta.generation != p->base)
+		return -ESTALE;
+	r = dp_active_slot(dp, &active);
+	if (!r)
+		r = slot_ids(dp, !active, &p->g, ids);
+	if (!r && bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLOT_INFO], &(__u32){!active}, &info))
+		r = -errno;
+	if (!r)
+		r = members_recheck(dp, p, &rebuilt);
+	if (r)
+		return r;
+	restage = rebuilt || active != p->active || memcmp(ids, p->staged, sizeof(ids)) ||
+		  memcmp(&info, &p->g.info, sizeof(info));
+	/* Rare and slow: packets may be in that slot (it may have been active since). */
+	if (restage)
+		r = dp_gen_stage(dp, active, &p->g, false);
 	/*
 	 * The set's SLBs are outside generations: written last, just before
 	 * the flip, once nothing else can fail but the flip itself.
 	 */
 	if (!r)
-		r = slbs_define(dp, set);
+		r = slbs_commit(dp, p);
 	if (!r)
-		r = dp_gen_flip(dp, active, &g);
+		r = dp_gen_flip(dp, active, &p->g);
 	if (r)
-		goto out;
-	meta = dp->meta;
-	meta.generation = set->generation;
-	meta.n_policies = set->n_policies;
+		return r;
+	meta.generation = p->generation;
+	meta.n_policies = p->n_policies;
 	clock_gettime(CLOCK_REALTIME, &now);
 	meta.applied_unix_ns = (__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
 	r = dp_meta_write(dp, &meta);
+	if (!r)
+		dp->meta = meta;
+	return r;
+}
+
+int vsn_dp_set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad,
+		       struct vsn_dp_prepared **ret_prepared)
+{
+	struct vsn_dp_prepared *p;
+	int r;
+
+	r = dp_lock(dp);
 	if (r)
-		goto out;
-	dp->meta = meta;
-out:
-	dp_gen_close(&g);
-	prep_free(&pr);
+		return r;
+	r = prepare_locked(dp, set, ret_bad, &p);
 	dp_unlock(dp);
+	if (r)
+		return r;
+	/* Commit cannot reach the set's memory: the results are known now. */
+	if (set->ret_slb_results && p->n_slbs)
+		memcpy(set->ret_slb_results, p->slb_results, p->n_slbs * sizeof(*p->slb_results));
+	*ret_prepared = p;
+	return 0;
+}
+
+__u64 vsn_dp_prepared_generation(const struct vsn_dp_prepared *p)
+{
+	return p->generation;
+}
+
+int vsn_dp_set_commit(struct vsn_dp *dp, struct vsn_dp_prepared *p)
+{
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	r = dp_lock(dp);
+	if (!r) {
+		r = commit_locked(dp, p);
+		dp_unlock(dp);
+	}
+	prepared_free(p);
+	return r;
+}
+
+void vsn_dp_set_abort(struct vsn_dp *dp, struct vsn_dp_prepared *p)
+{
+	(void)dp;
+	/* Its maps stay in the inactive slot, unreachable, until a trim or the next stage. */
+	prepared_free(p);
+}
+
+int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad)
+{
+	struct vsn_dp_prepared *p = NULL;
+	int r;
+
+	r = dp_lock(dp);
+	if (r)
+		return r;
+	/* One hold of the lock: nothing can change in between, and commit's checks find so. */
+	r = prepare_locked(dp, set, ret_bad, &p);
+	if (!r)
+		r = commit_locked(dp, p);
+	if (!r && set->ret_slb_results && p->n_slbs)
+		memcpy(set->ret_slb_results, p->slb_results, p->n_slbs * sizeof(*p->slb_results));
+	dp_unlock(dp);
+	prepared_free(p);
 	return r;
 }
 

@@ -5,6 +5,7 @@
  * or the next hop of an SLB ever changes under traffic.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,6 +78,88 @@ int dp_slb_write(struct vsn_dp *dp, __u32 id, const struct vsn_slb *slb)
 	    bpf_map_update_elem(dp->map_fd[DP_MAP_TX_PORTS], &ifindex, &ifindex, BPF_ANY))
 		return -errno;
 	return bpf_map_update_elem(dp->map_fd[DP_MAP_SLBS], &id, slb, BPF_ANY) ? -errno : 0;
+}
+
+/* Sorts __u32s ascending. */
+static int u32_cmp(const void *a, const void *b)
+{
+	const __u32 *x = a, *y = b;
+
+	return (*x > *y) - (*x < *y);
+}
+
+int dp_slbs_write(struct vsn_dp *dp, const __u32 *ids, const struct vsn_slb *e, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 *egress, count = (__u32)n;
+	size_t ne = 0;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	egress = calloc(n, sizeof(*egress));
+	if (!egress)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (e[i].flags & VSN_SLB_RESOLVED)
+			egress[ne++] = e[i].ifindex;
+	/* Each egress once (a set's SLBs share a few), and before any entry that sends there. */
+	qsort(egress, ne, sizeof(*egress), u32_cmp);
+	for (size_t i = 0; i < ne && !r; i++)
+		if ((!i || egress[i] != egress[i - 1]) &&
+		    bpf_map_update_elem(dp->map_fd[DP_MAP_TX_PORTS], &egress[i], &egress[i],
+					BPF_ANY))
+			r = -errno;
+	if (!r && bpf_map_update_batch(dp->map_fd[DP_MAP_SLBS], ids, e, &count, &bo))
+		r = -errno;
+	free(egress);
+	return r;
+}
+
+int dp_slbs_read(struct vsn_dp *dp, const __u32 *ids, size_t n, struct vsn_slb *ret)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct vsn_slb *range = NULL;
+	__u32 lo = UINT32_MAX, hi = 0, count, in, out, *keys = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!ids[i] || ids[i] >= dp->meta.max_slbs)
+			return -ERANGE;
+		lo = ids[i] < lo ? ids[i] : lo;
+		hi = ids[i] > hi ? ids[i] : hi;
+	}
+	/*
+	 * A lookup is a syscall; a batch copies a whole range of ids in one,
+	 * about three entries for the price of one lookup: worth it when the
+	 * ids are dense.
+	 */
+	if (n < 8 || (size_t)(hi - lo) + 1 > 2 * n) {
+		for (size_t i = 0; i < n; i++)
+			if (bpf_map_lookup_elem(dp->map_fd[DP_MAP_SLBS], &ids[i], &ret[i]))
+				return -errno;
+		return 0;
+	}
+	count = hi - lo + 1;
+	range = calloc(count, sizeof(*range));
+	keys = calloc(count, sizeof(*keys));
+	if (!range || !keys) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* The batch starts after in: ids are 1.., so lo - 1 is an id too. */
+	in = lo - 1;
+	if (bpf_map_lookup_batch(dp->map_fd[DP_MAP_SLBS], &in, &out, keys, range, &count, &bo) &&
+	    errno != ENOENT)
+		r = -errno;
+	else if (count != hi - lo + 1)
+		r = -EIO;
+	for (size_t i = 0; i < n && !r; i++)
+		ret[i] = range[ids[i] - lo];
+out:
+	free(range);
+	free(keys);
+	return r;
 }
 
 /* One attempt at e's next hop, waiting timeout_ms at most; e unresolved on failure. */

@@ -237,9 +237,57 @@ int vsn_dp_set_validate(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t 
  * the active slot: packets that start after the flip see only the new set,
  * packets already running finish on the old one, which is never mutated.
  * On error the running set is untouched. The old set stays in the inactive
- * slot until vsn_dp_set_trim() or the next apply replaces it.
+ * slot until vsn_dp_set_trim() or the next apply replaces it. The same as
+ * vsn_dp_set_prepare() then vsn_dp_set_commit(), under one hold of the lock.
  */
 int vsn_dp_set_apply(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad);
+
+/*
+ * The same apply in two steps, so that nodes can switch together: prepare
+ * does the slow part and leaves the set ready beside the running one;
+ * commit flips to it. The library's lock is not held in between: other
+ * callers (and processes) may change the forwarder meanwhile.
+ */
+struct vsn_dp_prepared;
+
+/*
+ * Validate set as vsn_dp_set_validate() does (same errors, same *ret_bad),
+ * build it and put it in the inactive slot, where no packet sees it, and
+ * resolve its SLBs' next hops (set->ret_slb_results is filled here): what an
+ * apply takes, bar the flip. The running set, the SLB table and vsn_meta do
+ * not change. The set's memory may be freed on return. On success,
+ * *ret_prepared holds the built maps until one vsn_dp_set_commit() or
+ * vsn_dp_set_abort() on the same dp, before vsn_dp_close(). A later prepare,
+ * apply, trim or SLB state change may displace it from the slot: commit
+ * stages it again.
+ */
+int vsn_dp_set_prepare(struct vsn_dp *dp, const struct vsn_dp_set *set, size_t *ret_bad,
+		       struct vsn_dp_prepared **ret_prepared);
+/* The generation of the prepared set. */
+__u64 vsn_dp_prepared_generation(const struct vsn_dp_prepared *p);
+
+/*
+ * Make the prepared set the running one: write its SLBs, flip, record the
+ * generation in vsn_meta. A few syscalls (tens of microseconds), whatever
+ * the set's size. Frees p, whatever the outcome. -ESTALE: another set was
+ * applied since the prepare (the running set stays). -EINVAL: p is of
+ * another dp. The set's SLBs get the states the set gives them, as if
+ * applied now; their next hops are those resolved at prepare, unless a
+ * refresh changed them since. If the prepared set was displaced from its
+ * slot, it is staged again first; if a pool member it does not define went
+ * up or down since the prepare, its Maglev tables are built again from the
+ * states now, and staged. Both are slower (tens of milliseconds: a wait for
+ * packets) and rare. On any other error the running set is untouched, as
+ * with vsn_dp_set_apply().
+ */
+int vsn_dp_set_commit(struct vsn_dp *dp, struct vsn_dp_prepared *p);
+
+/*
+ * Drop a prepared set and free p (NULL: nothing). The running set is
+ * untouched; the inactive slot may keep the dropped maps until
+ * vsn_dp_set_trim() or the next apply or prepare replaces them.
+ */
+void vsn_dp_set_abort(struct vsn_dp *dp, struct vsn_dp_prepared *p);
 
 /*
  * Free the previous set: wait until no packet can still be inside it (an RCU

@@ -8,7 +8,8 @@
  *   64 body: the serialized PolicySet
  *
  * The digest covers the header's fields too, so a flipped generation or
- * length is caught like a flipped body byte.
+ * length is caught like a flipped body byte. A staged set (two-phase apply)
+ * is a second file of the same format, renamed over the first on commit.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -121,6 +122,13 @@ static int remove_temps(int dirfd)
 	return 0;
 }
 
+static int remove_staged(int dirfd)
+{
+	if (unlinkat(dirfd, VSN_STORE_STAGED_FILE, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int vsn_store_open(const char *state_dir, struct vsn_store **ret_store)
 {
 	struct vsn_store *s;
@@ -137,6 +145,12 @@ int vsn_store_open(const char *state_dir, struct vsn_store **ret_store)
 		goto out;
 	}
 	err = remove_temps(s->dirfd);
+	/*
+	 * A staged set is one a crash left between prepare and commit: its
+	 * two-phase apply was aborted, so nothing may ever commit it.
+	 */
+	if (!err)
+		err = remove_staged(s->dirfd);
 	if (err)
 		goto out;
 	*ret_store = s;
@@ -155,8 +169,12 @@ void vsn_store_close(struct vsn_store *store)
 	free(store);
 }
 
-int vsn_store_load(struct vsn_store *store, uint8_t **ret_data, size_t *ret_len,
-		   uint64_t *ret_generation)
+/*
+ * Read and verify the file called name in the state directory, as vsn_store_load(). With
+ * ret_data NULL, only its header and size: enough for a file this process wrote and synced.
+ */
+static int read_file(struct vsn_store *store, const char *name, uint8_t **ret_data, size_t *ret_len,
+		     uint64_t *ret_generation)
 {
 	uint8_t hdr[VSN_STORE_HEADER_LEN], sum[VSN_SHA256_LEN];
 	uint8_t *body = NULL;
@@ -164,7 +182,7 @@ int vsn_store_load(struct vsn_store *store, uint8_t **ret_data, size_t *ret_len,
 	struct stat st;
 	int fd, err;
 
-	fd = openat(store->dirfd, VSN_STORE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(store->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -184,6 +202,11 @@ int vsn_store_load(struct vsn_store *store, uint8_t **ret_data, size_t *ret_len,
 	if (memcmp(hdr, VSN_STORE_MAGIC, 8) || get_be(hdr + 8, 4) != VSN_STORE_VERSION ||
 	    get_be(hdr + 12, 4) != 0 || len != (uint64_t)st.st_size - VSN_STORE_HEADER_LEN)
 		goto out;
+	if (!ret_data) {
+		*ret_generation = generation;
+		err = 0;
+		goto out;
+	}
 	if (len > SIZE_MAX - 1) {
 		err = -ENOMEM;
 		goto out;
@@ -203,8 +226,6 @@ int vsn_store_load(struct vsn_store *store, uint8_t **ret_data, size_t *ret_len,
 		err = -EBADMSG;
 		goto out;
 	}
-	store->known = true;
-	store->generation = generation;
 	*ret_data = body;
 	*ret_len = len;
 	*ret_generation = generation;
@@ -212,6 +233,18 @@ int vsn_store_load(struct vsn_store *store, uint8_t **ret_data, size_t *ret_len,
 out:
 	free(body);
 	close(fd);
+	return err;
+}
+
+int vsn_store_load(struct vsn_store *store, uint8_t **ret_data, size_t *ret_len,
+		   uint64_t *ret_generation)
+{
+	int err = read_file(store, VSN_STORE_FILE, ret_data, ret_len, ret_generation);
+
+	if (!err) {
+		store->known = true;
+		store->generation = *ret_generation;
+	}
 	return err;
 }
 
@@ -229,16 +262,18 @@ static bool stored_generation(struct vsn_store *store, uint64_t *ret)
 	return store->known;
 }
 
-int vsn_store_save(struct vsn_store *store, const uint8_t *data, size_t len, uint64_t generation,
-		   unsigned int flags)
+/*
+ * Write header and body to a temp file, make it durable and rename it to
+ * name: a reader of name finds the previous file or this one, whole. The
+ * rename is durable once the caller has synced the directory (sync_dir()).
+ */
+static int write_file(struct vsn_store *store, const char *name, const uint8_t *data, size_t len,
+		      uint64_t generation)
 {
 	uint8_t hdr[VSN_STORE_HEADER_LEN] = {0};
 	char tmp[sizeof(VSN_STORE_TMP_PREFIX) + 16];
-	uint64_t stored;
 	int fd, err;
 
-	if (!(flags & VSN_STORE_FORCE) && stored_generation(store, &stored) && generation < stored)
-		return -ESTALE;
 	memcpy(hdr, VSN_STORE_MAGIC, 8);
 	put_be(hdr + 8, VSN_STORE_VERSION, 4);
 	put_be(hdr + 16, generation, 8);
@@ -273,21 +308,77 @@ int vsn_store_save(struct vsn_store *store, const uint8_t *data, size_t len, uin
 		goto out;
 	}
 	fd = -1;
-	if (renameat(store->dirfd, tmp, store->dirfd, VSN_STORE_FILE) < 0) {
+	if (renameat(store->dirfd, tmp, store->dirfd, name) < 0) {
 		err = -errno;
 		goto out;
 	}
-	/* The rename is durable only once the directory is. */
-	store->known = true;
-	store->generation = generation;
-	if (fsync(store->dirfd) < 0)
-		return -errno;
 	return 0;
 out:
 	if (fd >= 0)
 		close(fd);
 	unlinkat(store->dirfd, tmp, 0);
 	return err;
+}
+
+/* A rename is durable only once the directory is. */
+static int sync_dir(struct vsn_store *store)
+{
+	return fsync(store->dirfd) < 0 ? -errno : 0;
+}
+
+int vsn_store_save(struct vsn_store *store, const uint8_t *data, size_t len, uint64_t generation,
+		   unsigned int flags)
+{
+	uint64_t stored;
+	int err;
+
+	if (!(flags & VSN_STORE_FORCE) && stored_generation(store, &stored) && generation < stored)
+		return -ESTALE;
+	err = write_file(store, VSN_STORE_FILE, data, len, generation);
+	if (err)
+		return err;
+	store->known = true;
+	store->generation = generation;
+	return sync_dir(store);
+}
+
+int vsn_store_stage(struct vsn_store *store, const uint8_t *data, size_t len, uint64_t generation)
+{
+	uint64_t stored;
+	int err;
+
+	if (stored_generation(store, &stored) && generation < stored)
+		return -ESTALE;
+	err = write_file(store, VSN_STORE_STAGED_FILE, data, len, generation);
+	return err ? err : sync_dir(store);
+}
+
+int vsn_store_commit_staged(struct vsn_store *store, uint64_t generation)
+{
+	uint64_t staged, stored;
+	size_t len;
+	int err;
+
+	/*
+	 * The header and the size only: this process wrote and synced the file moments ago,
+	 * and a commit must be quick whatever the set's size (nodes switch together). A
+	 * file damaged later is caught by its digest when it is loaded.
+	 */
+	err = read_file(store, VSN_STORE_STAGED_FILE, NULL, &len, &staged);
+	if (err)
+		return err;
+	if (staged != generation || (stored_generation(store, &stored) && staged < stored))
+		return -ESTALE;
+	if (renameat(store->dirfd, VSN_STORE_STAGED_FILE, store->dirfd, VSN_STORE_FILE) < 0)
+		return -errno;
+	store->known = true;
+	store->generation = staged;
+	return sync_dir(store);
+}
+
+int vsn_store_discard_staged(struct vsn_store *store)
+{
+	return remove_staged(store->dirfd);
 }
 
 int vsn_store_save_msg(struct vsn_store *store, const Vsn__PolicySet *msg, unsigned int flags)

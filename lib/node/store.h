@@ -18,6 +18,8 @@
 #include "vsn.pb-c.h"
 
 #define VSN_STORE_FILE "policyset.pb"
+/* A set staged by vsn_store_stage(), same format; vsn_store_open() removes it. */
+#define VSN_STORE_STAGED_FILE "policyset.pb.prepared"
 /* Temp files are VSN_STORE_TMP_PREFIX + pid; vsn_store_open() removes any left over. */
 #define VSN_STORE_TMP_PREFIX "policyset.pb.tmp."
 #define VSN_STORE_MAGIC "VSNSET1\n"
@@ -34,8 +36,9 @@ struct vsn_store;
 
 /*
  * Open the store in state_dir, creating that directory (one level, mode 0700)
- * when missing, and remove temp files a crash left behind. -ENOTDIR, -ENOMEM,
- * or the errno of mkdir/open.
+ * when missing, and remove temp files and a staged set a crash left behind
+ * (that set's two-phase apply was aborted). -ENOTDIR, -ENOMEM, or the errno
+ * of mkdir/open/unlink.
  */
 int vsn_store_open(const char *state_dir, struct vsn_store **ret_store);
 void vsn_store_close(struct vsn_store *store);
@@ -53,6 +56,29 @@ int vsn_store_save(struct vsn_store *store, const uint8_t *data, size_t len, uin
 
 /* Serialize msg and save it with its own generation, as vsn_store_save(). */
 int vsn_store_save_msg(struct vsn_store *store, const Vsn__PolicySet *msg, unsigned int flags);
+
+/*
+ * Two-phase apply. Stage: write len serialized PolicySet bytes of this
+ * generation to STATE_DIR/VSN_STORE_STAGED_FILE, replacing any staged set,
+ * with the format and durability of vsn_store_save(); the stored set is not
+ * touched. A generation lower than the stored one is -ESTALE. Errors as
+ * vsn_store_save().
+ */
+int vsn_store_stage(struct vsn_store *store, const uint8_t *data, size_t len, uint64_t generation);
+
+/*
+ * Make the staged set the stored one: check its header and size (not its
+ * digest: this is the quick step of a two-phase apply, and a load checks the
+ * digest), rename it over VSN_STORE_FILE atomically and sync the directory.
+ * -ENOENT: nothing staged. -ESTALE: the staged set is not of this
+ * generation, or is of one lower than the stored one. -EBADMSG: the staged
+ * file's header or size is wrong (discard it).
+ * On any of these nothing changes, and the staged set stays staged.
+ */
+int vsn_store_commit_staged(struct vsn_store *store, uint64_t generation);
+
+/* Remove the staged set, if any (0 when there is none); the stored set stays. */
+int vsn_store_discard_staged(struct vsn_store *store);
 
 /*
  * Read and verify the stored set: the serialized PolicySet in *ret_data

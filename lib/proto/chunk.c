@@ -136,6 +136,14 @@ static int finish(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__Policy
 
 int vsn_reasm_add(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__PolicySet **ret_set)
 {
+	return vsn_reasm_add_bytes(r, c, ret_set, NULL, NULL);
+}
+
+int vsn_reasm_add_bytes(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__PolicySet **ret_set,
+			uint8_t **ret_buf, size_t *ret_len)
+{
+	Vsn__PolicySet *set;
+	uint8_t *buf;
 	bool last;
 	int ret;
 
@@ -179,9 +187,22 @@ int vsn_reasm_add(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__Policy
 	r->next++;
 	if (!last)
 		return 0;
-	ret = finish(r, c, ret_set);
+	ret = finish(r, c, &set);
 	if (ret < 0)
 		goto fail;
+	if (ret_buf) {
+		/* Hand the buffer over instead of freeing it. */
+		buf = r->buf ? r->buf : malloc(1);
+		if (!buf) {
+			vsn__policy_set__free_unpacked(set, NULL);
+			ret = -ENOMEM;
+			goto fail;
+		}
+		*ret_buf = buf;
+		*ret_len = r->len;
+		r->buf = NULL;
+	}
+	*ret_set = set;
 	vsn_reasm_reset(r);
 	return 1;
 fail:

@@ -83,4 +83,12 @@ void vsn_reasm_reset(struct vsn_reasm *r);
  */
 int vsn_reasm_add(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__PolicySet **ret_set);
 
+/*
+ * vsn_reasm_add(), and on 1 also hands over the reassembled serialized
+ * PolicySet (*ret_buf from malloc, free() it; *ret_len bytes), for a caller
+ * that keeps the bytes (the agent persists them) without packing them again.
+ */
+int vsn_reasm_add_bytes(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__PolicySet **ret_set,
+			uint8_t **ret_buf, size_t *ret_len);
+
 #endif /* VSN_PROTO_CHUNK_H */

@@ -221,7 +221,9 @@ int vsn_proto_set_from_msg(const Vsn__PolicySet *msg, struct vsn_dp_set **ret_se
 	for (i = 0; i < msg->n_policies; i++, bad++) {
 		if (!policy_in(msg->policies[i], &policies[i], clients))
 			goto fail;
-		clients += policies[i].n_clients;
+		/* Pointer arithmetic on NULL (a set without client rules) is undefined: skip 0. */
+		if (policies[i].n_clients)
+			clients += policies[i].n_clients;
 	}
 	for (i = 0; i < msg->n_slbs; i++, bad++)
 		if (!slb_in(msg->slbs[i], &slbs[i]))
@@ -229,7 +231,8 @@ int vsn_proto_set_from_msg(const Vsn__PolicySet *msg, struct vsn_dp_set **ret_se
 	for (i = 0; i < msg->n_pools; i++, bad++) {
 		if (!pool_in(msg->pools[i], &pools[i], members))
 			goto fail;
-		members += pools[i].n_members;
+		if (pools[i].n_members)
+			members += pools[i].n_members;
 	}
 	set->generation = msg->generation;
 	set->n_policies = msg->n_policies;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -222,7 +223,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
 	c->depth++;
 	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
 		c->connected = true;
+		/*
+		 * Small frames (Ack, Commit) must leave at once: with Nagle, one sent while an
+		 * earlier one is unacknowledged waits for the peer's delayed ACK (~40 ms).
+		 */
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		/* A server has judged the client's certificate by now; a client waits (conn.h). */
 		if (c->server)
 			conn_ready(c);
@@ -361,6 +369,33 @@ int vsn_conn_send(struct vsn_conn *c, const Vsn__Envelope *msg)
 	if (!c->paused && evbuffer_get_length(out) > VSN_CONN_OUT_HIGH) {
 		c->paused = true;
 		bufferevent_disable(c->bev, EV_READ);
+	}
+	return 0;
+}
+
+int vsn_conn_peer_addr(const struct vsn_conn *c, char *buf, size_t sz)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int port;
+
+	if (getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len))
+		return -errno;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+		snprintf(buf, sz, "%s:%d", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+		snprintf(buf, sz, "[%s]:%d", host, port);
+	} else {
+		return -EAFNOSUPPORT;
 	}
 	return 0;
 }

@@ -85,6 +85,9 @@ int vsn_conn_send(struct vsn_conn *c, const Vsn__Envelope *msg);
 /* The peer's verified name, or NULL before on_ready. */
 const char *vsn_conn_peer_name(const struct vsn_conn *c);
 
+/* The peer's address as "192.0.2.1:7700" or "[2001:db8::1]:7700". 0, or getpeername's errno. */
+int vsn_conn_peer_addr(const struct vsn_conn *c, char *buf, size_t sz);
+
 /* Bytes queued for sending, not yet written to the socket. */
 size_t vsn_conn_out_len(const struct vsn_conn *c);
 

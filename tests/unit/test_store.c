@@ -4,6 +4,7 @@
  * corruption refused as -EBADMSG.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 struct fixture {
 	char dir[64];
 	char path[128];
+	char staged[128];
 	struct vsn_store *store;
 };
 
@@ -37,6 +39,7 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/" VSN_STORE_FILE, f->dir);
+	snprintf(f->staged, sizeof(f->staged), "%s/" VSN_STORE_STAGED_FILE, f->dir);
 	if (vsn_store_open(f->dir, &f->store))
 		return -1;
 	*state = f;
@@ -145,10 +148,10 @@ static int load(struct fixture *f)
 	return err;
 }
 
-/* Rewrite one byte of the stored file at off (from the end when negative). */
-static void flip(struct fixture *f, long off)
+/* Rewrite one byte of the file at path at off (from the end when negative). */
+static void flip_file(const char *path, long off)
 {
-	int fd = open(f->path, O_RDWR);
+	int fd = open(path, O_RDWR);
 	uint8_t b;
 
 	assert_true(fd >= 0);
@@ -158,6 +161,50 @@ static void flip(struct fixture *f, long off)
 	b ^= 0x5a;
 	assert_int_equal(pwrite(fd, &b, 1, off), 1);
 	close(fd);
+}
+
+static void flip(struct fixture *f, long off)
+{
+	flip_file(f->path, off);
+}
+
+/* Stage the set of make_msg(generation); its bytes in *ret_data when wanted. */
+static int stage_gen(struct fixture *f, uint64_t generation, uint8_t **ret_data, size_t *ret_len)
+{
+	Vsn__PolicySet *msg = make_msg(generation);
+	size_t len;
+	uint8_t *data = pack(msg, &len);
+	int err = vsn_store_stage(f->store, data, len, generation);
+
+	vsn_proto_msg_free(msg);
+	if (ret_data) {
+		*ret_data = data;
+		*ret_len = len;
+	} else {
+		free(data);
+	}
+	return err;
+}
+
+/* The stored generation (and the stored bytes equal want, when given). */
+static uint64_t stored_gen(struct fixture *f, const uint8_t *want, size_t want_len)
+{
+	uint64_t generation;
+	uint8_t *data;
+	size_t len;
+
+	assert_int_equal(vsn_store_load(f->store, &data, &len, &generation), 0);
+	if (want) {
+		assert_int_equal(len, want_len);
+		assert_memory_equal(data, want, len);
+	}
+	free(data);
+	return generation;
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
 }
 
 static void test_round_trip(void **state)
@@ -337,6 +384,147 @@ static void test_open_creates_dir(void **state)
 	assert_int_equal(vsn_store_open(f->path, &s), -ENOTDIR);
 }
 
+static void test_commit_staged(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *want;
+	size_t want_len;
+	struct stat st;
+
+	save_gen(f, 3);
+	assert_int_equal(stage_gen(f, 4, &want, &want_len), 0);
+	/* Staged is not stored: a load, or a restart before the commit, gets the old set. */
+	assert_int_equal(stored_gen(f, NULL, 0), 3);
+	assert_int_equal(stat(f->staged, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, VSN_STORE_HEADER_LEN + want_len);
+
+	assert_int_equal(vsn_store_commit_staged(f->store, 4), 0);
+	/* The store knows the new generation without a load. */
+	assert_int_equal(stage_gen(f, 3, NULL, NULL), -ESTALE);
+	assert_int_equal(stored_gen(f, want, want_len), 4);
+	assert_false(exists(f->staged));
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* Committed once only. */
+	assert_int_equal(vsn_store_commit_staged(f->store, 4), -ENOENT);
+	free(want);
+
+	/* A reopened store loads the committed set. */
+	vsn_store_close(f->store);
+	assert_int_equal(vsn_store_open(f->dir, &f->store), 0);
+	assert_int_equal(stored_gen(f, NULL, 0), 4);
+}
+
+static void test_commit_nothing_staged(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(vsn_store_commit_staged(f->store, 1), -ENOENT);
+	save_gen(f, 2);
+	assert_int_equal(vsn_store_commit_staged(f->store, 2), -ENOENT);
+	assert_int_equal(stored_gen(f, NULL, 0), 2);
+}
+
+static void test_discard_staged(void **state)
+{
+	struct fixture *f = *state;
+	Vsn__PolicySet *msg = make_msg(3);
+	size_t want_len;
+	uint8_t *want = pack(msg, &want_len);
+
+	save_gen(f, 3);
+	assert_int_equal(stage_gen(f, 4, NULL, NULL), 0);
+	assert_true(exists(f->staged));
+	assert_int_equal(vsn_store_discard_staged(f->store), 0);
+	assert_false(exists(f->staged));
+	assert_int_equal(stored_gen(f, want, want_len), 3);
+	assert_int_equal(vsn_store_commit_staged(f->store, 4), -ENOENT);
+	/* Nothing staged: discarding is still fine. */
+	assert_int_equal(vsn_store_discard_staged(f->store), 0);
+	assert_int_equal(stored_gen(f, want, want_len), 3);
+	free(want);
+	vsn_proto_msg_free(msg);
+}
+
+static void test_open_removes_staged(void **state)
+{
+	struct fixture *f = *state;
+
+	save_gen(f, 3);
+	assert_int_equal(stage_gen(f, 4, NULL, NULL), 0);
+	/* A crash between prepare and commit; the restarted agent must not commit that set. */
+	vsn_store_close(f->store);
+	assert_true(exists(f->staged));
+	assert_int_equal(vsn_store_open(f->dir, &f->store), 0);
+	assert_false(exists(f->staged));
+	assert_int_equal(vsn_store_commit_staged(f->store, 4), -ENOENT);
+	assert_int_equal(stored_gen(f, NULL, 0), 3);
+}
+
+static void test_commit_generation_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	Vsn__PolicySet *msg = make_msg(3);
+	size_t old_len;
+	uint8_t *old = pack(msg, &old_len), *want;
+	size_t want_len;
+
+	save_gen(f, 3);
+	assert_int_equal(stage_gen(f, 5, &want, &want_len), 0);
+	assert_int_equal(vsn_store_commit_staged(f->store, 4), -ESTALE);
+	assert_int_equal(vsn_store_commit_staged(f->store, 6), -ESTALE);
+	/* Nothing changed: the old set stored, the staged one still staged. */
+	assert_int_equal(stored_gen(f, old, old_len), 3);
+	assert_true(exists(f->staged));
+	assert_int_equal(vsn_store_commit_staged(f->store, 5), 0);
+	assert_int_equal(stored_gen(f, want, want_len), 5);
+	free(want);
+	free(old);
+	vsn_proto_msg_free(msg);
+}
+
+static void test_staged_generations_move_forward(void **state)
+{
+	struct fixture *f = *state;
+
+	save_gen(f, 5);
+	assert_int_equal(stage_gen(f, 4, NULL, NULL), -ESTALE);
+	assert_false(exists(f->staged));
+	assert_int_equal(stage_gen(f, 5, NULL, NULL), 0); /* the same generation again is fine */
+	assert_int_equal(stage_gen(f, 6, NULL, NULL), 0); /* and replaces the staged set */
+	assert_int_equal(vsn_store_commit_staged(f->store, 5), -ESTALE);
+	/* A newer set saved after the stage: committing the staged one would go backwards. */
+	save_gen(f, 7);
+	assert_int_equal(vsn_store_commit_staged(f->store, 6), -ESTALE);
+	assert_int_equal(stored_gen(f, NULL, 0), 7);
+
+	/* Across a restart too: a new store reads the stored generation from the file. */
+	vsn_store_close(f->store);
+	assert_int_equal(vsn_store_open(f->dir, &f->store), 0);
+	assert_int_equal(stage_gen(f, 6, NULL, NULL), -ESTALE);
+	assert_int_equal(stage_gen(f, 8, NULL, NULL), 0);
+	vsn_store_close(f->store);
+	assert_int_equal(vsn_store_open(f->dir, &f->store), 0);
+	assert_int_equal(stage_gen(f, 8, NULL, NULL), 0);
+	assert_int_equal(vsn_store_commit_staged(f->store, 8), 0);
+	assert_int_equal(stored_gen(f, NULL, 0), 8);
+}
+
+static void test_commit_corrupt_staged(void **state)
+{
+	struct fixture *f = *state;
+
+	save_gen(f, 3);
+	assert_int_equal(stage_gen(f, 4, NULL, NULL), 0);
+	/* Commit checks the header (the digest is a load's job): a damaged magic. */
+	flip_file(f->staged, 0);
+	assert_int_equal(vsn_store_commit_staged(f->store, 4), -EBADMSG);
+	assert_int_equal(stored_gen(f, NULL, 0), 3);
+	assert_int_equal(vsn_store_discard_staged(f->store), 0);
+	assert_false(exists(f->staged));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +541,14 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_leftover_temp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_creates_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_staged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_nothing_staged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard_staged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_removes_staged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_generation_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staged_generations_move_forward, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_commit_corrupt_staged, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
