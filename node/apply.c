@@ -243,6 +243,12 @@ void apply_policy_set(struct agent *a, Vsn__PolicySet *msg, uint8_t *bytes, size
 		}
 	}
 	r = set_check(a, msg, &set, &bad, &what);
+	/*
+	 * The set is its own copy: the decoded message (the larger of the two, over 100
+	 * bytes per policy) goes before the forwarder's build needs memory of its own.
+	 */
+	vsn__policy_set__free_unpacked(msg, NULL);
+	msg = NULL;
 	if (r) {
 		send_nack(a, gen, r, bad, what);
 		goto out;
@@ -259,6 +265,8 @@ void apply_policy_set(struct agent *a, Vsn__PolicySet *msg, uint8_t *bytes, size
 		goto out;
 	}
 	r = vsn_store_stage(a->store, bytes, len, gen);
+	free(bytes);
+	bytes = NULL;
 	if (r) {
 		send_nack(a, gen, r, NO_ENTRY, "cannot persist the set");
 		goto out;
@@ -281,7 +289,8 @@ void apply_policy_set(struct agent *a, Vsn__PolicySet *msg, uint8_t *bytes, size
 out:
 	vsn_proto_set_free(set);
 	free(bytes);
-	vsn__policy_set__free_unpacked(msg, NULL);
+	if (msg)
+		vsn__policy_set__free_unpacked(msg, NULL);
 }
 
 void apply_chunk(struct agent *a, const Vsn__PolicySetChunk *c)

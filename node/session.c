@@ -26,7 +26,8 @@ static void schedule_reconnect(struct agent *a)
 	struct timeval tv;
 	uint64_t ms;
 
-	for (unsigned int i = 0; i < a->attempt && cap < hi; i++)
+	/* attempt: connections that failed since the last one that was ready. */
+	for (unsigned int i = 1; i < a->attempt && cap < hi; i++)
 		cap *= 2;
 	if (cap > hi)
 		cap = hi;
@@ -34,7 +35,6 @@ static void schedule_reconnect(struct agent *a)
 		rnd = (unsigned int)agent_now_ms() * 2654435761u;
 	/* Between half the cap and the cap: never a reconnect storm, never instant. */
 	ms = cap / 2 + rnd % (cap / 2 + 1);
-	a->attempt++;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(a->reconnect_ev, &tv);
@@ -145,11 +145,13 @@ static void on_close(struct vsn_conn *c, int reason, const char *why, void *arg)
 {
 	struct agent *a = arg;
 
-	if (a->ready)
+	if (a->ready) {
 		log_warn("disconnect", "controller=%s error=\"%s\"", a->controller, why);
-	else
+	} else {
+		a->attempt++;
 		log_warn("connect_failed", "controller=%s attempt=%u error=\"%s\"", a->controller,
-			 a->attempt + 1, why);
+			 a->attempt, why);
+	}
 	/* The transport frees c after this returns. */
 	a->conn = NULL;
 	drop_connection(a);
@@ -170,8 +172,9 @@ static void connect_now(evutil_socket_t fd, short what, void *arg)
 	r = vsn_conn_connect(a->base, a->controller, a->ssl, AGENT_CONNECT_TIMEOUT_MS, &cbs, a,
 			     &a->conn);
 	if (r) {
-		log_warn("connect_failed", "controller=%s error=\"%s\"", a->controller,
-			 strerror(-r));
+		a->attempt++;
+		log_warn("connect_failed", "controller=%s attempt=%u error=\"%s\"", a->controller,
+			 a->attempt, strerror(-r));
 		a->conn = NULL;
 		schedule_reconnect(a);
 	}

@@ -44,7 +44,8 @@ static const char usage[] =
 	"modification time in nanoseconds since the epoch. A file that does not load stops\n"
 	"vsnd at start with FILE:LINE:COLUMN and the reason (exit status 1).\n"
 	"\n"
-	"Signals: SIGHUP re-reads every file; if any fails to load, or a changed set keeps\n"
+	"Signals: SIGHUP re-reads the certificates (for new connections; a bad file keeps\n"
+	"the old ones) and every set file; if any fails to load, or a changed set keeps\n"
 	"its generation, nothing changes and the old sets stay served. Otherwise SLBs whose\n"
 	"state changed are sent to every node first (SlbState), then the changed sets.\n"
 	"SIGTERM, SIGINT: exit.\n";

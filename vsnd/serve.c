@@ -119,6 +119,24 @@ static void broadcast_slb_states(struct vsnd *d, const struct vsnd_sets *next)
 		}
 }
 
+/* New connections get the re-read certificates; a bad file keeps the old ones. */
+static void reload_certificates(struct vsnd *d)
+{
+	struct vsn_tls_err terr = {""};
+	char q[600];
+	SSL_CTX *ctx;
+
+	if (vsn_tls_ctx_new(VSN_TLS_CONTROLLER, d->o.ca, d->o.cert, d->o.key, &ctx, &terr)) {
+		log_err("reload", "certificates=kept error=%s", vsn_log_quote(terr.msg, q, sizeof(q)));
+		return;
+	}
+	vsn_ctl_set_ssl_ctx(d->ctl, ctx);
+	/* Live sessions' SSL objects hold their own references to the old context. */
+	SSL_CTX_free(d->ssl);
+	d->ssl = ctx;
+	log_info("reload", "certificates=reloaded cert=%s", vsn_log_quote(d->o.cert, q, sizeof(q)));
+}
+
 static void reload(struct vsnd *d)
 {
 	struct vsnd_sets next;
@@ -168,6 +186,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGHUP) {
 		log_info("signal", "signal=SIGHUP action=reload");
+		reload_certificates(d);
 		reload(d);
 		return;
 	}

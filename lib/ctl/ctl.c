@@ -285,3 +285,8 @@ const char *vsn_ctl_nack_code_name(Vsn__NackCode code)
 
 	return v ? v->name : "NACK_?";
 }
+
+void vsn_ctl_set_ssl_ctx(struct vsn_ctl *ctl, SSL_CTX *ssl_ctx)
+{
+	vsn_listener_set_ssl_ctx(ctl->l, ssl_ctx);
+}

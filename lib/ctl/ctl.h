@@ -137,6 +137,11 @@ int vsn_ctl_port(const struct vsn_ctl *ctl);
  * Close every connection (without events), forget the nodes and free everything. Rollouts
  * still running end without their callback.
  */
+/*
+ * Serve new connections with ssl_ctx (certificates re-read on SIGHUP); live sessions keep
+ * theirs. ssl_ctx must outlive the controller or the next call.
+ */
+void vsn_ctl_set_ssl_ctx(struct vsn_ctl *ctl, SSL_CTX *ssl_ctx);
 void vsn_ctl_free(struct vsn_ctl *ctl);
 
 /* Set the desired set but send nothing now (a rollout follows, or a later push). */

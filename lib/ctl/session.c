@@ -330,6 +330,19 @@ static void on_stats(struct sess *s, const Vsn__Stats *st)
 	n->running = st->generation;
 }
 
+static void send_keepalive(struct sess *s)
+{
+	Vsn__Envelope env = VSN__ENVELOPE__INIT;
+	Vsn__Keepalive k = VSN__KEEPALIVE__INIT;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	k.sent_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	env.msg_case = VSN__ENVELOPE__MSG_KEEPALIVE;
+	env.keepalive = &k;
+	sess_send(s, &env);
+}
+
 static void on_message(struct vsn_conn *c, Vsn__Envelope *env, void *arg)
 {
 	struct sess *s = arg;
@@ -359,6 +372,11 @@ static void on_message(struct vsn_conn *c, Vsn__Envelope *env, void *arg)
 		on_stats(s, env->stats);
 		break;
 	case VSN__ENVELOPE__MSG_KEEPALIVE:
+		/*
+		 * Answered at once, so a node's keepalive timeout holds whatever this side's
+		 * interval; the node never answers ours, so this cannot ping-pong.
+		 */
+		send_keepalive(s);
 		break;
 	case VSN__ENVELOPE__MSG__NOT_SET:
 		break; /* a newer peer's message: ignored (docs/protocol.md) */
@@ -387,19 +405,6 @@ static void on_close(struct vsn_conn *c, int err, const char *why, void *arg)
 
 	s->c = NULL; /* the transport frees it */
 	sess_close(s, err, why);
-}
-
-static void send_keepalive(struct sess *s)
-{
-	Vsn__Envelope env = VSN__ENVELOPE__INIT;
-	Vsn__Keepalive k = VSN__KEEPALIVE__INIT;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	k.sent_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	env.msg_case = VSN__ENVELOPE__MSG_KEEPALIVE;
-	env.keepalive = &k;
-	sess_send(s, &env);
 }
 
 /* The Hello deadline before Hello, keepalives after; a deferred close at any time. */

@@ -250,8 +250,16 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		else
 			conn_fail(c, -ECONNRESET, "the peer closed the connection");
 	} else if (what & BEV_EVENT_EOF) {
-		conn_fail(c, -ECONNRESET, "the peer closed the connection%s",
-			  c->ready ? "" : " during the TLS handshake");
+		int se = 0;
+		socklen_t sl = sizeof(se);
+
+		/* A TCP connect that failed shows as an EOF of the TLS layer: say why it failed. */
+		if (!c->connected &&
+		    !getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_ERROR, &se, &sl) && se)
+			conn_fail(c, -se, "%s", evutil_socket_error_to_string(se));
+		else
+			conn_fail(c, -ECONNRESET, "the peer closed the connection%s",
+				  c->ready ? "" : " during the TLS handshake");
 	}
 	conn_leave(c);
 }
@@ -529,6 +537,11 @@ int vsn_listener_new(struct event_base *base, const char *addr, SSL_CTX *ssl_ctx
 	}
 	*ret = l;
 	return 0;
+}
+
+void vsn_listener_set_ssl_ctx(struct vsn_listener *l, SSL_CTX *ssl_ctx)
+{
+	l->ssl_ctx = ssl_ctx;
 }
 
 int vsn_listener_port(const struct vsn_listener *l)

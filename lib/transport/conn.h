@@ -59,6 +59,11 @@ int vsn_listener_new(struct event_base *base, const char *addr, SSL_CTX *ssl_ctx
 		     vsn_listener_cb on_conn, void *arg, struct vsn_listener **ret);
 /* The port the listener is bound to (host order). */
 int vsn_listener_port(const struct vsn_listener *l);
+/*
+ * Use ssl_ctx for the connections accepted from now on (certificates re-read); connections
+ * already accepted keep theirs (each SSL holds a reference to its context).
+ */
+void vsn_listener_set_ssl_ctx(struct vsn_listener *l, SSL_CTX *ssl_ctx);
 /* Stop listening. Connections already accepted live on. */
 void vsn_listener_free(struct vsn_listener *l);
 

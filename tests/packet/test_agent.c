@@ -692,6 +692,48 @@ static void test_stats(void **state)
 	assert_int_equal(e->s.stats_slbs, 1);
 }
 
+/* How many lines of the agent's log contain needle. */
+static int log_count(struct env *e, const char *needle)
+{
+	char p[PATH_MAX], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/agent.log", e->dir);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void test_sighup_reloads_certificates(void **state)
+{
+	struct env *e = *state;
+	int before = log_count(e, "certificates reloaded"), closes = e->s.closes;
+
+	/* A renewed certificate: the next connection presents it; this one goes on. */
+	cert_issue(e->dir, "ca", "n1", VSN_TLS_NODE, "node1");
+	kill(e->agent, SIGHUP);
+	for (int i = 0; i < 100 && log_count(e, "certificates reloaded") == before; i++)
+		wait_for(e, &e->s.stats, e->s.stats, 20);
+	assert_int_equal(log_count(e, "certificates reloaded"), before + 1);
+	assert_true(wait_for(e, &e->s.stats, e->s.stats, 2000));
+	assert_int_equal(e->s.closes, closes);
+	assert_int_equal(running_generation(e), 20);
+	/* A certificate of another name is refused on reload: the old one stays. */
+	cert_issue(e->dir, "ca", "n1", VSN_TLS_NODE, "node2");
+	rename(path(e, "n1/node2.crt"), path(e, "n1/node1.crt"));
+	rename(path(e, "n1/node2.key"), path(e, "n1/node1.key"));
+	before = log_count(e, "certificates not reloaded");
+	kill(e->agent, SIGHUP);
+	for (int i = 0; i < 100 && log_count(e, "certificates not reloaded") == before; i++)
+		wait_for(e, &e->s.stats, e->s.stats, 20);
+	assert_int_equal(log_count(e, "certificates not reloaded"), before + 1);
+	cert_issue(e->dir, "ca", "n1", VSN_TLS_NODE, "node1");
+}
+
 static void test_restart_adopts(void **state)
 {
 	struct env *e = *state;
@@ -750,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_slb_state),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_sighup_reloads_certificates),
 		cmocka_unit_test(test_restart_adopts),
 		cmocka_unit_test(test_restart_restores),
 	};

@@ -156,6 +156,8 @@ static const struct {
 	{"", "set.yaml:1:1: empty document"},
 	{"hello\n", "set.yaml:1:1: policy set: expected a mapping"},
 	{"polices: []\n", "set.yaml:1:1: policy set: unknown field 'polices'"},
+	{"policies: []\n---\npolicies: []\n",
+	 "set.yaml:3:1: expected one YAML document, this is a second one"},
 	{"generation: 0\n", "set.yaml:1:13: generation: 0 is out of range 1..18446744073709551614"},
 	{"generation: -1\n", "set.yaml:1:13: generation: expected a whole number"},
 	{"generation: 1\ngeneration: 2\n",
