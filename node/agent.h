@@ -88,7 +88,8 @@ void session_stop(struct agent *a);
 int session_send(struct agent *a, const Vsn__Envelope *msg);
 
 /* apply.c */
-void apply_policy_set(struct agent *a, Vsn__PolicySet *msg, uint8_t *bytes, size_t len);
+/* A set that came in one frame (takes msg). */
+void apply_policy_set(struct agent *a, Vsn__PolicySet *msg);
 void apply_chunk(struct agent *a, const Vsn__PolicySetChunk *c);
 void apply_prepare(struct agent *a, const Vsn__Prepare *p);
 void apply_commit(struct agent *a, const Vsn__Commit *c);

@@ -173,17 +173,18 @@ void apply_discard_pending(struct agent *a)
 }
 
 /*
- * Convert and validate msg against this forwarder. On failure *ret_bad is
- * the offending entry or NO_ENTRY and *ret_what says which step refused.
+ * Decode the serialized set (entry by entry: vsn_proto_set_from_bytes) and validate it against
+ * this forwarder. On failure *ret_bad is the offending entry or NO_ENTRY and *ret_what says
+ * which step refused.
  */
-static int set_check(struct agent *a, const Vsn__PolicySet *msg, struct vsn_dp_set **ret_set,
-		     size_t *ret_bad, const char **ret_what)
+static int set_check(struct agent *a, const uint8_t *bytes, size_t len, struct vsn_dp_set **ret_set,
+		     bool *ret_hold, size_t *ret_bad, const char **ret_what)
 {
 	struct vsn_dp_set *set = NULL;
 	size_t bad = NO_ENTRY;
 	int r;
 
-	r = vsn_proto_set_from_msg(msg, &set, &bad);
+	r = vsn_proto_set_from_bytes(bytes, len, &set, &bad, ret_hold);
 	if (r) {
 		*ret_what = "malformed set";
 		goto fail;
@@ -226,33 +227,31 @@ static int pack_set(const Vsn__PolicySet *msg, uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
-void apply_policy_set(struct agent *a, Vsn__PolicySet *msg, uint8_t *bytes, size_t len)
+/*
+ * A serialized set (takes bytes). envelope_gen: the generation its message or chunks announced,
+ * which the set must have; Nacks of a set that does not decode name it.
+ */
+static void apply_set_bytes(struct agent *a, uint8_t *bytes, size_t len, uint64_t envelope_gen)
 {
-	uint64_t t0 = agent_now_ms(), gen = msg->generation;
+	uint64_t t0 = agent_now_ms(), gen;
 	struct vsn_dp_set *set = NULL;
 	const char *what = "";
 	size_t bad = NO_ENTRY;
-	bool hold = msg->hold;
+	bool hold = false;
 	int r;
 
-	if (!bytes) {
-		r = pack_set(msg, &bytes, &len);
-		if (r) {
-			send_nack(a, gen, r, NO_ENTRY, "out of memory");
-			goto out;
-		}
+	r = set_check(a, bytes, len, &set, &hold, &bad, &what);
+	if (!r && set->generation != envelope_gen) {
+		vsn_proto_set_free(set);
+		set = NULL;
+		r = -EBADMSG;
+		what = "the set's generation is not its chunks'";
 	}
-	r = set_check(a, msg, &set, &bad, &what);
-	/*
-	 * The set is its own copy: the decoded message (the larger of the two, over 100
-	 * bytes per policy) goes before the forwarder's build needs memory of its own.
-	 */
-	vsn__policy_set__free_unpacked(msg, NULL);
-	msg = NULL;
 	if (r) {
-		send_nack(a, gen, r, bad, what);
+		send_nack(a, envelope_gen, r, bad, what);
 		goto out;
 	}
+	gen = set->generation;
 	/* Whatever was pending is superseded by a newer set. */
 	apply_discard_pending(a);
 	if (hold) {
@@ -265,6 +264,7 @@ void apply_policy_set(struct agent *a, Vsn__PolicySet *msg, uint8_t *bytes, size
 		goto out;
 	}
 	r = vsn_store_stage(a->store, bytes, len, gen);
+	/* On disk now: the forwarder's build gets the memory. */
 	free(bytes);
 	bytes = NULL;
 	if (r) {
@@ -289,13 +289,26 @@ void apply_policy_set(struct agent *a, Vsn__PolicySet *msg, uint8_t *bytes, size
 out:
 	vsn_proto_set_free(set);
 	free(bytes);
-	if (msg)
-		vsn__policy_set__free_unpacked(msg, NULL);
+}
+
+void apply_policy_set(struct agent *a, Vsn__PolicySet *msg)
+{
+	uint64_t gen = msg->generation;
+	uint8_t *bytes;
+	size_t len;
+	int r;
+
+	/* One decoding path for every set: its bytes, which the store keeps anyway. */
+	r = pack_set(msg, &bytes, &len);
+	vsn__policy_set__free_unpacked(msg, NULL);
+	if (r)
+		send_nack(a, gen, r, NO_ENTRY, "out of memory");
+	else
+		apply_set_bytes(a, bytes, len, gen);
 }
 
 void apply_chunk(struct agent *a, const Vsn__PolicySetChunk *c)
 {
-	Vsn__PolicySet *set;
 	uint8_t *bytes;
 	size_t len;
 	int r;
@@ -308,12 +321,13 @@ void apply_chunk(struct agent *a, const Vsn__PolicySetChunk *c)
 	    !a->reasm.active)
 		return;
 	a->chunks_refused_gen = 0;
-	r = vsn_reasm_add_bytes(&a->reasm, c, &set, &bytes, &len);
+	/* Not unpacked whole: apply_set_bytes() decodes entry by entry. */
+	r = vsn_reasm_add_bytes(&a->reasm, c, NULL, &bytes, &len);
 	if (r < 0) {
 		a->chunks_refused_gen = c->generation;
 		send_nack(a, c->generation, r, NO_ENTRY, "chunk refused");
 	} else if (r == 1) {
-		apply_policy_set(a, set, bytes, len);
+		apply_set_bytes(a, bytes, len, c->generation);
 	}
 }
 
@@ -447,18 +461,14 @@ int apply_restore(struct agent *a, const uint8_t *bytes, size_t len)
 	struct vsn_dp_set *set = NULL;
 	const char *what = "";
 	size_t bad = NO_ENTRY;
-	Vsn__PolicySet *msg;
+	bool hold;
 	int r;
 
-	msg = vsn__policy_set__unpack(NULL, len, bytes);
-	if (!msg)
-		return -EBADMSG;
-	r = set_check(a, msg, &set, &bad, &what);
+	r = set_check(a, bytes, len, &set, &hold, &bad, &what);
 	if (!r)
 		r = vsn_dp_set_apply(a->dp, set, &bad);
 	if (r) {
-		log_err("restore", "persisted generation=%llu refused: %s: %s%s",
-			(unsigned long long)msg->generation, what, strerror(-r),
+		log_err("restore", "persisted set refused: %s: %s%s", what, strerror(-r),
 			bad != NO_ENTRY ? " (see its entry)" : "");
 		goto out;
 	}
@@ -467,6 +477,5 @@ int apply_restore(struct agent *a, const uint8_t *bytes, size_t len)
 	ids_from_set(a, set);
 out:
 	vsn_proto_set_free(set);
-	vsn__policy_set__free_unpacked(msg, NULL);
 	return r;
 }

@@ -107,7 +107,7 @@ static void on_message(struct vsn_conn *c, Vsn__Envelope *m, void *arg)
 	switch (m->msg_case) {
 	case VSN__ENVELOPE__MSG_POLICY_SET:
 		/* apply_policy_set takes the message: the transport must not free it. */
-		apply_policy_set(a, m->policy_set, NULL, 0);
+		apply_policy_set(a, m->policy_set);
 		m->policy_set = NULL;
 		m->msg_case = VSN__ENVELOPE__MSG__NOT_SET;
 		break;

@@ -123,6 +123,8 @@ static int finish(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__Policy
 		return -EIO;
 	if (CRYPTO_memcmp(digest, c->sha256.data, VSN_SHA256_LEN))
 		return -EBADMSG;
+	if (!ret_set)
+		return 1; /* the caller decodes the bytes itself */
 	set = vsn__policy_set__unpack(NULL, r->len, r->buf);
 	if (!set)
 		return -EBADMSG;
@@ -187,14 +189,16 @@ int vsn_reasm_add_bytes(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__
 	r->next++;
 	if (!last)
 		return 0;
-	ret = finish(r, c, &set);
+	set = NULL;
+	ret = finish(r, c, ret_set ? &set : NULL);
 	if (ret < 0)
 		goto fail;
 	if (ret_buf) {
 		/* Hand the buffer over instead of freeing it. */
 		buf = r->buf ? r->buf : malloc(1);
 		if (!buf) {
-			vsn__policy_set__free_unpacked(set, NULL);
+			if (set)
+				vsn__policy_set__free_unpacked(set, NULL);
 			ret = -ENOMEM;
 			goto fail;
 		}
@@ -202,7 +206,8 @@ int vsn_reasm_add_bytes(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__
 		*ret_len = r->len;
 		r->buf = NULL;
 	}
-	*ret_set = set;
+	if (ret_set)
+		*ret_set = set;
 	vsn_reasm_reset(r);
 	return 1;
 fail:

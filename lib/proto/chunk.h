@@ -87,6 +87,9 @@ int vsn_reasm_add(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__Policy
  * vsn_reasm_add(), and on 1 also hands over the reassembled serialized
  * PolicySet (*ret_buf from malloc, free() it; *ret_len bytes), for a caller
  * that keeps the bytes (the agent persists them) without packing them again.
+ * With ret_set NULL the bytes are not unpacked at all (the digest is still
+ * checked): the caller decodes them (vsn_proto_set_from_bytes()) and checks
+ * that their generation is the chunks'.
  */
 int vsn_reasm_add_bytes(struct vsn_reasm *r, const Vsn__PolicySetChunk *c, Vsn__PolicySet **ret_set,
 			uint8_t **ret_buf, size_t *ret_len);

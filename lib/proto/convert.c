@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdalign.h>
 #include <stdbool.h>
@@ -250,6 +251,372 @@ fail:
 	if (ret_bad)
 		*ret_bad = bad;
 	return -EINVAL;
+}
+
+/*
+ * The wire format of a serialized PolicySet, read one top-level field at a
+ * time (https://protobuf.dev/programming-guides/encoding/), so that its
+ * entries are unpacked by protobuf-c one by one rather than all at once.
+ */
+struct wire {
+	const uint8_t *p, *end;
+};
+
+struct wire_field {
+	uint32_t num;
+	uint32_t type;	     /* 0 varint, 1 64-bit, 2 length-delimited, 5 32-bit */
+	uint64_t value;	     /* types 0, 1, 5 */
+	const uint8_t *data; /* type 2 */
+	size_t len;
+	const uint8_t *raw; /* the field's bytes after its key, whatever its type */
+	size_t raw_len;
+};
+
+static bool wire_varint(struct wire *w, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	for (unsigned int shift = 0; shift < 70 && w->p < w->end; shift += 7) {
+		uint8_t b = *w->p++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*ret = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Key and lengths are read exactly as protobuf-c reads them (protobuf-c.c:
+ * parse_tag_and_wiretype(), scan_length_prefixed_data()), so that both
+ * decoders accept the same bytes: a key of at most 5 bytes whose first byte
+ * has tag bits, a length prefix of at most 5 bytes and at most INT_MAX.
+ */
+static bool wire_key(struct wire *w, uint32_t *num, uint32_t *type)
+{
+	size_t avail = (size_t)(w->end - w->p), max = avail < 5 ? avail : 5;
+	const uint8_t *d = w->p;
+	unsigned int shift = 4;
+	uint32_t tag;
+
+	if (!avail || (d[0] & 0xf8) == 0)
+		return false;
+	*type = d[0] & 7;
+	tag = (d[0] & 0x7fu) >> 3;
+	if (!(d[0] & 0x80)) {
+		*num = tag;
+		w->p += 1;
+		return true;
+	}
+	for (size_t i = 1; i < max; i++) {
+		if (d[i] & 0x80) {
+			tag |= (uint32_t)(d[i] & 0x7f) << shift;
+			shift += 7;
+		} else {
+			tag |= (uint32_t)d[i] << shift;
+			*num = tag;
+			w->p += i + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool wire_length(struct wire *w, size_t *ret)
+{
+	size_t avail = (size_t)(w->end - w->p), max = avail < 5 ? avail : 5, v = 0;
+
+	for (size_t i = 0; i < max; i++) {
+		v |= (size_t)(w->p[i] & 0x7f) << (7 * i);
+		if (!(w->p[i] & 0x80)) {
+			if (v > INT_MAX || v > avail - i - 1)
+				return false;
+			w->p += i + 1;
+			*ret = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The next field; 0 at the end, 1 with *f, -EBADMSG for a malformed one. */
+static int wire_next(struct wire *w, struct wire_field *f)
+{
+	if (w->p == w->end)
+		return 0;
+	if (!wire_key(w, &f->num, &f->type))
+		return -EBADMSG;
+	f->raw = w->p;
+	switch (f->type) {
+	case 0:
+		if (!wire_varint(w, &f->value))
+			return -EBADMSG;
+		break;
+	case 1:
+	case 5: {
+		size_t n = f->type == 1 ? 8 : 4;
+
+		if ((size_t)(w->end - w->p) < n)
+			return -EBADMSG;
+		f->value = 0;
+		for (size_t i = 0; i < n; i++)
+			f->value |= (uint64_t)w->p[i] << (8 * i);
+		w->p += n;
+		break;
+	}
+	case 2:
+		if (!wire_length(w, &f->len))
+			return -EBADMSG;
+		f->data = w->p;
+		w->p += f->len;
+		break;
+	default:
+		return -EBADMSG; /* groups are not proto3 */
+	}
+	f->raw_len = (size_t)(w->p - f->raw);
+	return 1;
+}
+
+/* How many fields num a message holds; -EBADMSG when it does not scan. */
+static int wire_count(const uint8_t *data, size_t len, uint32_t num, size_t *ret)
+{
+	struct wire w = {data, data + len};
+	struct wire_field f;
+	size_t n = 0;
+	int r;
+
+	while ((r = wire_next(&w, &f)) == 1)
+		n += f.num == num;
+	*ret = n;
+	return r;
+}
+
+/* PolicySet's field numbers (proto/vsn.proto). */
+enum {
+	PS_GENERATION = 1,
+	PS_SLBS = 2,
+	PS_POOLS = 3,
+	PS_POLICIES = 4,
+	PS_MAGLEV_SIZE = 5,
+	PS_HASH_SEED = 6,
+	PS_HOLD = 7,
+	POLICY_CLIENTS = 11,
+	POOL_MEMBERS = 2,
+};
+
+/*
+ * A bump allocator for protobuf-c: one entry's unpacking allocates from it
+ * and vsn_arena_reset() frees it all, instead of a malloc per field.
+ */
+struct arena {
+	char *buf;
+	size_t size, used;
+	void **big; /* allocations larger than the buffer, freed at reset */
+	size_t n_big, cap_big;
+};
+
+static void *arena_alloc(void *ad, size_t n)
+{
+	struct arena *a = ad;
+	size_t at = (a->used + 15) & ~(size_t)15;
+
+	if (n <= a->size && at + n <= a->size) {
+		a->used = at + n;
+		return a->buf + at;
+	}
+	if (a->n_big == a->cap_big) {
+		size_t cap = a->cap_big ? a->cap_big * 2 : 16;
+		void **b = realloc(a->big, cap * sizeof(*b));
+
+		if (!b)
+			return NULL;
+		a->big = b;
+		a->cap_big = cap;
+	}
+	a->big[a->n_big] = malloc(n ? n : 1);
+	return a->big[a->n_big] ? a->big[a->n_big++] : NULL;
+}
+
+static void arena_free(void *ad, void *p)
+{
+	/* Everything goes at once, in arena_reset(). */
+}
+
+static void arena_reset(struct arena *a)
+{
+	for (size_t i = 0; i < a->n_big; i++)
+		free(a->big[i]);
+	a->n_big = 0;
+	a->used = 0;
+}
+
+int vsn_proto_set_from_bytes(const uint8_t *data, size_t len, struct vsn_dp_set **ret_set,
+			     size_t *ret_bad, bool *ret_hold)
+{
+	static char arena_buf[64 << 10] __attribute__((aligned(16)));
+	struct arena ar = {.buf = arena_buf, .size = sizeof(arena_buf)};
+	ProtobufCAllocator alloc = {
+		.alloc = arena_alloc, .free = arena_free, .allocator_data = &ar};
+	size_t np = 0, ns = 0, npool = 0, n_clients = 0, n_members = 0, bad = 0, k;
+	struct vsn_dp_policy *policies;
+	struct vsn_dp_client *clients;
+	struct vsn_dp_pool_member *members;
+	struct vsn_dp_slb *slbs;
+	struct vsn_dp_pool *pools;
+	struct vsn_dp_set *set;
+	struct carve c = {0};
+	uint64_t generation = 0, maglev = 0, seed = 0, hold = 0;
+	struct wire w = {data, data + len};
+	struct wire_field f;
+	size_t ip = 0, is = 0, ipool = 0;
+	bool invalid = false;
+	int r;
+
+	/* Pass 1: the counts, the scalars, and a check that every field scans. */
+	while ((r = wire_next(&w, &f)) == 1) {
+		bool want_len = f.num == PS_SLBS || f.num == PS_POOLS || f.num == PS_POLICIES;
+		bool want_varint = f.num == PS_GENERATION || f.num == PS_MAGLEV_SIZE ||
+				   f.num == PS_HASH_SEED || f.num == PS_HOLD;
+
+		/*
+		 * A known field of another wire type: protobuf-c refuses the message too, except
+		 * for a bool, which it reads from whatever bytes follow (parse_boolean).
+		 */
+		if ((want_len && f.type != 2) || (want_varint && f.num != PS_HOLD && f.type != 0))
+			return -EBADMSG;
+		switch (f.num) {
+		case PS_GENERATION:
+			generation = f.value;
+			break;
+		case PS_MAGLEV_SIZE:
+			maglev = (uint32_t)f.value;
+			break;
+		case PS_HASH_SEED:
+			seed = (uint32_t)f.value;
+			break;
+		case PS_HOLD:
+			/* protobuf-c's parse_boolean: true when any byte has a low bit set. */
+			hold = 0;
+			for (size_t i = 0; i < f.raw_len; i++)
+				hold |= f.raw[i] & 0x7f;
+			break;
+		case PS_POLICIES:
+			if (++np > VSN_PROTO_MAX_POLICIES)
+				return -E2BIG;
+			if ((r = wire_count(f.data, f.len, POLICY_CLIENTS, &k)))
+				return r;
+			if (k <= VSN_DP_MAX_CLIENTS)
+				n_clients += k;
+			break;
+		case PS_SLBS:
+			if (++ns > VSN_PROTO_MAX_SLBS)
+				return -E2BIG;
+			break;
+		case PS_POOLS:
+			if (++npool > VSN_PROTO_MAX_POOLS)
+				return -E2BIG;
+			if ((r = wire_count(f.data, f.len, POOL_MEMBERS, &k)))
+				return r;
+			if (k <= VSN_MAGLEV_MAX_MEMBERS)
+				n_members += k;
+			break;
+		}
+	}
+	if (r)
+		return r;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass && (r = carve_alloc(&c)))
+			return r;
+		set = carve_ptr(&c, 1, sizeof(*set));
+		policies = carve_ptr(&c, np, sizeof(*policies));
+		clients = carve_ptr(&c, n_clients, sizeof(*clients));
+		slbs = carve_ptr(&c, ns, sizeof(*slbs));
+		pools = carve_ptr(&c, npool, sizeof(*pools));
+		members = carve_ptr(&c, n_members, sizeof(*members));
+	}
+
+	/*
+	 * Pass 2: each entry unpacked on its own, converted, dropped; policies, then SLBs, then
+	 * pools (one scan each), so the first bad entry is the one from_msg would name.
+	 */
+	/*
+	 * After the first bad entry the rest is still unpacked, not converted: bytes that do not
+	 * unpack anywhere make the whole message -EBADMSG, as for protobuf-c.
+	 */
+	static const uint32_t order[] = {PS_POLICIES, PS_SLBS, PS_POOLS};
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+		w = (struct wire){data, data + len};
+		while (wire_next(&w, &f) == 1) {
+			void *m;
+			bool ok;
+
+			if (f.num != order[o])
+				continue;
+			if (f.num == PS_POLICIES) {
+				m = vsn__policy__unpack(&alloc, f.len, f.data);
+				ok = invalid || (m && policy_in(m, &policies[ip], clients));
+				if (!invalid && ok && policies[ip].n_clients)
+					clients += policies[ip].n_clients;
+				if (!invalid)
+					bad = ip;
+				ip++;
+			} else if (f.num == PS_SLBS) {
+				m = vsn__slb__unpack(&alloc, f.len, f.data);
+				ok = invalid || (m && slb_in(m, &slbs[is]));
+				if (!invalid)
+					bad = np + is;
+				is++;
+			} else {
+				m = vsn__pool__unpack(&alloc, f.len, f.data);
+				ok = invalid || (m && pool_in(m, &pools[ipool], members));
+				if (!invalid && ok && pools[ipool].n_members)
+					members += pools[ipool].n_members;
+				if (!invalid)
+					bad = np + ns + ipool;
+				ipool++;
+			}
+			arena_reset(&ar);
+			if (!m) {
+				r = -EBADMSG;
+				goto fail;
+			}
+			invalid = invalid || !ok;
+		}
+	}
+	/* As from_msg: a bad maglev_size (no index) before a bad entry. */
+	if (maglev > VSN_MAGLEV_MAX_SIZE) {
+		invalid = false;
+		r = -EINVAL;
+		goto fail;
+	}
+	if (invalid) {
+		r = -EINVAL;
+		goto fail;
+	}
+	set->generation = generation;
+	set->n_policies = np;
+	set->policies = policies;
+	set->n_slbs = ns;
+	set->slbs = slbs;
+	set->n_pools = npool;
+	set->pools = pools;
+	set->maglev_size = (__u32)maglev;
+	set->hash_seed = (__u32)seed;
+	*ret_set = set;
+	if (ret_hold)
+		*ret_hold = hold != 0;
+	free(ar.big);
+	return 0;
+fail:
+	arena_reset(&ar);
+	free(ar.big);
+	free(c.base);
+	if (invalid && ret_bad)
+		*ret_bad = bad;
+	return r;
 }
 
 void vsn_proto_set_free(struct vsn_dp_set *set)

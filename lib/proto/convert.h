@@ -34,6 +34,20 @@ int vsn_proto_set_from_msg(const Vsn__PolicySet *msg, struct vsn_dp_set **ret_se
 void vsn_proto_set_free(struct vsn_dp_set *set);
 
 /*
+ * vsn_proto_set_from_msg() of the serialized PolicySet in data, without
+ * unpacking it whole: the top-level fields are read one at a time and each
+ * policy, SLB and pool is unpacked by protobuf-c on its own, converted and
+ * dropped, so memory stays at the set plus one entry (a 1,000,000-policy set
+ * unpacked whole costs protobuf-c over 100 bytes per policy besides). The
+ * result, and each error with its *ret_bad, are those of unpacking then
+ * converting; -EBADMSG: bytes that protobuf-c would not unpack. *ret_hold:
+ * the set's hold flag (may be NULL). Not reentrant (one static scratch
+ * buffer): call it from one thread.
+ */
+int vsn_proto_set_from_bytes(const uint8_t *data, size_t len, struct vsn_dp_set **ret_set,
+			     size_t *ret_bad, bool *ret_hold);
+
+/*
  * Convert set into a message in one allocation (it copies everything):
  * free it with vsn_proto_msg_free(), never with
  * vsn__policy_set__free_unpacked(). -EINVAL: an address of no family (the

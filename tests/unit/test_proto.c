@@ -495,6 +495,22 @@ static void small_set_converts_both_ways(void **state)
 	assert_sets_equal(&t->set, back);
 	vsn_proto_set_free(back);
 	vsn__policy_set__free_unpacked(unpacked, NULL);
+	/* Entry by entry from the bytes: the same set; the hold flag read too. */
+	bool hold = true;
+	assert_int_equal(vsn_proto_set_from_bytes(buf, len, &back, &bad, &hold), 0);
+	assert_sets_equal(&t->set, back);
+	assert_false(hold);
+	vsn_proto_set_free(back);
+	/* Cut anywhere inside, the bytes are no PolicySet: -EBADMSG, like protobuf-c's. */
+	for (size_t cut = 1; cut < len; cut += 7) {
+		Vsn__PolicySet *part = vsn__policy_set__unpack(NULL, cut, buf);
+
+		if (part)
+			vsn__policy_set__free_unpacked(part, NULL);
+		else
+			assert_int_equal(vsn_proto_set_from_bytes(buf, cut, &back, &bad, NULL),
+					 -EBADMSG);
+	}
 	free(buf);
 
 	/* An empty set. */
@@ -712,15 +728,38 @@ static void chunk_sequence_errors_are_refused(void **state)
 }
 
 /* One mutation of a good message and the entry index it must be refused with. */
-static void expect_refusal(Vsn__PolicySet *msg, size_t want_bad, int want)
+/*
+ * msg refused by both decoders with want and the entry want_bad (SIZE_MAX: none named); a msg
+ * whose counts lie about its arrays (no_bytes) cannot be serialized and goes to from_msg only.
+ */
+static void expect_refusal_of(Vsn__PolicySet *msg, size_t want_bad, int want, bool no_bytes)
 {
 	struct vsn_dp_set *set = NULL;
-	size_t bad = 12345;
+	size_t bad = 12345, len;
+	uint8_t *buf;
 
 	assert_int_equal(vsn_proto_set_from_msg(msg, &set, &bad), want);
 	assert_null(set);
 	if (want == -EINVAL && want_bad != SIZE_MAX)
 		assert_int_equal(bad, want_bad);
+	if (no_bytes)
+		return;
+	/* The streaming decoder refuses the serialized set alike, naming the same entry. */
+	len = vsn__policy_set__get_packed_size(msg);
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	vsn__policy_set__pack(msg, buf);
+	bad = 12345;
+	assert_int_equal(vsn_proto_set_from_bytes(buf, len, &set, &bad, NULL), want);
+	assert_null(set);
+	if (want == -EINVAL && want_bad != SIZE_MAX)
+		assert_int_equal(bad, want_bad);
+	free(buf);
+}
+
+static void expect_refusal(Vsn__PolicySet *msg, size_t want_bad, int want)
+{
+	expect_refusal_of(msg, want_bad, want, false);
 }
 
 static void conversion_refuses_hostile_sets(void **state)
@@ -817,11 +856,11 @@ static void conversion_refuses_hostile_sets(void **state)
 	/* Counts and sizes. */
 	saved = msg->policies[10]->n_clients;
 	msg->policies[10]->n_clients = VSN_DP_MAX_CLIENTS + 1;
-	expect_refusal(msg, 10, -EINVAL);
+	expect_refusal_of(msg, 10, -EINVAL, true);
 	msg->policies[10]->n_clients = saved;
 	saved = msg->n_policies;
 	msg->n_policies = VSN_PROTO_MAX_POLICIES + 1;
-	expect_refusal(msg, SIZE_MAX, -E2BIG);
+	expect_refusal_of(msg, SIZE_MAX, -E2BIG, true);
 	msg->n_policies = saved;
 	msg->maglev_size = VSN_MAGLEV_MAX_SIZE + 1;
 	expect_refusal(msg, SIZE_MAX, -EINVAL);
