@@ -60,8 +60,8 @@ $(1)/libvsntls.a: $$(TLS_SRCS:%.c=$(1)/obj/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/vsn: $$(VSN_SRCS:%.c=$(1)/obj/%.o) $$(CLI_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsntls.a
-	$$(CC) $(2) -o $$@ $$^ -lssl -lcrypto
+$(1)/vsn: $$(VSN_SRCS:%.c=$(1)/obj/%.o) $$(CLI_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsnstate.a $(1)/libvsntls.a $(1)/libvsndp.a
+	$$(CC) $(2) -o $$@ $$^ -lssl -lcrypto -lcurl -ljansson $$(STATE_LDLIBS)
 
 $(1)/tests/unit/test_tls: $(1)/obj/tests/unit/test_tls.o $(1)/libvsntls.a
 	@mkdir -p $$(dir $$@)
@@ -262,14 +262,14 @@ VSND_SRCS := $(wildcard vsnd/*.c)
 CTL_LIBS = libvsnctl.a libvsntransport.a libvsnproto.a libvsntls.a
 CPPFLAGS += -Ilib/ctl
 define ctl_variant
-$$(CTL_SRCS:%.c=$(1)/obj/%.o) $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_ctl.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/ctl/*.h vsnd/*.h lib/transport/*.h lib/proto/*.h lib/log/*.h lib/dp/policyfile.h tests/unit/cert_dir.h)
+$$(CTL_SRCS:%.c=$(1)/obj/%.o) $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_ctl.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/ctl/*.h vsnd/*.h lib/transport/*.h lib/proto/*.h lib/log/*.h lib/dp/policyfile.h tests/unit/cert_dir.h lib/state/*.h lib/store/*.h lib/api/*.h)
 
 $(1)/libvsnctl.a: $$(CTL_SRCS:%.c=$(1)/obj/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/vsnd: $$(VSND_SRCS:%.c=$(1)/obj/%.o) $$(CTL_LIBS:%=$(1)/%) $(1)/libvsnlog.a $(1)/libvsndp.a
-	$$(CC) $(2) -o $$@ $$^ $$(TRANSPORT_LDLIBS) $$(LDLIBS)
+$(1)/vsnd: $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsnapi.a $(1)/libvsnstore.a $(1)/libvsnstate.a $$(CTL_LIBS:%=$(1)/%) $(1)/libvsnlog.a $(1)/libvsndp.a
+	$$(CC) $(2) -o $$@ $$^ $$(API_LDLIBS) $$(STORE_LDLIBS) $$(TRANSPORT_LDLIBS) $$(LDLIBS) -lm
 
 $(1)/tests/unit/test_ctl: $(1)/obj/tests/unit/test_ctl.o $$(CTL_LIBS:%=$(1)/%) $(1)/libvsndp.a
 	@mkdir -p $$(dir $$@)
@@ -278,3 +278,92 @@ endef
 $(eval $(call ctl_variant,$(B),))
 $(eval $(call ctl_variant,$(B)/san,$(SANFLAGS)))
 all: $(B)/libvsnctl.a $(B)/san/libvsnctl.a $(B)/vsnd $(B)/san/vsnd $(B)/tests/unit/test_ctl $(B)/san/tests/unit/test_ctl
+
+# libvsnstore: the controller's store (lib/store) behind a vtable, SQLite its default backend.
+# Included as "store/store.h" (lib/node has a store.h of its own), hence -Ilib.
+STORE_SRCS := $(wildcard lib/store/*.c)
+STORE_LDLIBS := -lsqlite3
+CPPFLAGS += -Ilib
+define store_variant
+$$(STORE_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_store_db.o: $(wildcard lib/store/*.h)
+
+$(1)/libvsnstore.a: $$(STORE_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/tests/unit/test_store_db: $(1)/obj/tests/unit/test_store_db.o $(1)/libvsnstore.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(STORE_LDLIBS) -lcmocka
+endef
+$(eval $(call store_variant,$(B),))
+$(eval $(call store_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsnstore.a $(B)/san/libvsnstore.a
+
+# libvsnapi: the controller's REST API server (lib/api): HTTPS and JSON on libevent's evhttp.
+# Its unit test runs the server in-process against a libcurl client, the vsn CLI's own (cli/ctl_*.c).
+API_SRCS := $(wildcard lib/api/*.c)
+API_LDLIBS := -levent_extra -levent_openssl -levent_core -lssl -lcrypto -ljansson
+VSN_CTL_OBJS := cli/ctl_http.o cli/ctl_fmt.o
+CPPFLAGS += -Ilib/api
+define api_variant
+$$(API_SRCS:%.c=$(1)/obj/%.o) $$(VSN_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_api.o: $(wildcard lib/api/*.h)
+$(1)/obj/tests/unit/test_api.o: CPPFLAGS += -Icli
+
+$(1)/libvsnapi.a: $$(API_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/tests/unit/test_api: $(1)/obj/tests/unit/test_api.o $$(VSN_CTL_OBJS:%=$(1)/obj/%) $(1)/libvsnapi.a $(1)/libvsntls.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(API_LDLIBS) -lcurl -lcmocka -lpthread
+endef
+$(eval $(call api_variant,$(B),))
+$(eval $(call api_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsnapi.a $(B)/san/libvsnapi.a
+
+# libvsnstate: the controller's desired-state document (lib/state): parsed, every rule checked,
+# conditions parsed. Over libvsndp (yaml_walk, addr, maglev) and libvsntls (node names).
+STATE_SRCS := $(wildcard lib/state/*.c)
+STATE_LDLIBS := -lyaml -lssl -lcrypto -lm
+CPPFLAGS += -Ilib/state
+define state_variant
+$$(STATE_SRCS:%.c=$(1)/obj/%.o) $$(VSN_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_state.o $(1)/obj/tests/unit/test_cond.o: $(wildcard lib/state/*.h)
+
+$(1)/libvsnstate.a: $$(STATE_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/tests/unit/test_state $(1)/tests/unit/test_cond: $(1)/tests/unit/%: $(1)/obj/tests/unit/%.o $(1)/libvsnstate.a $(1)/libvsntls.a $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(STATE_LDLIBS) -lcmocka
+endef
+$(eval $(call state_variant,$(B),))
+$(eval $(call state_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsnstate.a $(B)/san/libvsnstate.a
+
+# The document and condition parsers' libFuzzer target (listed in FUZZ_BINS by its source).
+STATE_FUZZ_SRCS := $(filter-out lib/state/compile.c,$(STATE_SRCS)) lib/dp/yaml_walk.c lib/dp/addr.c lib/dp/maglev.c $(TLS_SRCS)
+$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(STATE_FUZZ_SRCS) $(wildcard lib/state/*.h lib/dp/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(STATE_FUZZ_SRCS) $(STATE_LDLIBS)
+
+# Compilation of desired state into node sets (lib/state/compile.c) meets the wire format here.
+define compile_test_variant
+$(1)/obj/tests/unit/test_compile.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/state/*.h lib/proto/*.h)
+
+$(1)/tests/unit/test_compile: $(1)/obj/tests/unit/test_compile.o $(1)/libvsnstate.a $(1)/libvsnproto.a $(1)/libvsntls.a $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(PROTO_LDLIBS) -lssl $$(LDLIBS) -lm -lcmocka
+endef
+$(eval $(call compile_test_variant,$(B),))
+$(eval $(call compile_test_variant,$(B)/san,$(SANFLAGS)))
+
+# vsn-bench-controller
+# vsn-bench-controller: vsnd's apply of 10,000 services and its push to 100 real agents
+# (make bench BENCH=controller; docs/benchmarks.md, "controller").
+BENCH_CTL_SRCS := $(wildcard bench-controller/*.c)
+$(BENCH_CTL_SRCS:%.c=$(B)/obj/%.o): $(wildcard bench-controller/*.h)
+$(B)/vsn-bench-controller: $(BENCH_CTL_SRCS:%.c=$(B)/obj/%.o) $(TESTENV_SRCS:%.c=$(B)/obj/%.o) $(B)/libvsntls.a $(B)/libvsndp.a | $(B)/vsn-node $(B)/vsnd
+	$(CC) -o $@ $^ -lcurl -ljansson -lssl -lcrypto $(LDLIBS)
+all: $(B)/vsn-bench-controller

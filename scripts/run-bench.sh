@@ -14,7 +14,7 @@ usage() {
 bench=${1:-all}
 [ $# -gt 0 ] && shift
 case "$bench" in
-dataplane | agent | all) ;;
+dataplane | agent | controller | all) ;;
 -h | --help)
 	usage
 	exit 0
@@ -57,5 +57,10 @@ esac
 case "$bench" in
 agent | all)
 	"${VSN_BENCH_AGENT:-$root/build/vsn-bench-agent}" "$@"
+	;;
+esac
+case "$bench" in
+controller | all)
+	"${VSN_BENCH_CONTROLLER:-$root/build/vsn-bench-controller}" "$@"
 	;;
 esac

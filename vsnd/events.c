@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "control.h"
 #include "vsnd.h"
 
 #define Q(s, buf) vsn_log_quote((s) ? (s) : "", buf, sizeof(buf))
@@ -39,6 +40,8 @@ void vsnd_on_event(const struct vsn_ctl_event *ev, void *arg)
 	const struct vsnd *d = arg;
 	char node[300], a[200], reason[600], sw[200];
 
+	if (d->control)
+		vsnd_control_on_event(d->control, ev);
 	switch (ev->type) {
 	case VSN_CTL_EV_CONNECTED: {
 		const struct vsnd_file *f = vsnd_sets_for_node(d, ev->node);

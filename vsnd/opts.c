@@ -12,12 +12,29 @@
 
 static const char usage[] =
 	"Usage: vsnd --listen ADDR:PORT --ca FILE --cert FILE --key FILE\n"
-	"            [--set FILE] [--node-set NODE=FILE ...]\n"
-	"            [--two-phase] [--prepare-timeout-ms N] [--rollout-timeout-ms N]\n"
+	"            --db FILE --api ADDR:PORT --tokens FILE [--one-phase]\n"
+	"            [--max-policies N] [--max-services N] [--max-slbs N]\n"
+	"       vsnd --listen ADDR:PORT --ca FILE --cert FILE --key FILE\n"
+	"            [--set FILE] [--node-set NODE=FILE ...] [--two-phase]\n"
+	"       common: [--prepare-timeout-ms N] [--rollout-timeout-ms N]\n"
 	"            [--log-format text|json] [--log-level error|warn|info|debug]\n"
 	"\n"
-	"The vsn controller, static mode: serves policy sets read from files to the\n"
-	"nodes (vsn-node) that connect, over mutual TLS (docs/vsnd.md).\n"
+	"The vsn controller. With --db: the desired state, its revisions and events in a\n"
+	"SQLite file, compiled into each node's policy set and pushed to the nodes\n"
+	"(vsn-node) over mutual TLS, managed through a REST API (vsn apply, vsn status;\n"
+	"docs/controller.md). Without: static mode, policy sets read from files\n"
+	"(docs/vsnd.md).\n"
+	"\n"
+	"  --db FILE                the store (SQLite; made when missing): controller mode\n"
+	"  --api ADDR:PORT          where the REST API listens (HTTPS, the --cert and --key)\n"
+	"  --tokens FILE            the API's bearer tokens: 'ROLE TOKEN' lines, ROLE admin\n"
+	"                           or read\n"
+	"  --one-phase              push changes to each node at once; by default a change\n"
+	"                           that touches several connected nodes is rolled out in two\n"
+	"                           phases so that they switch together\n"
+	"  --max-policies N, --max-services N, --max-slbs N\n"
+	"                           the nodes' capacities, which policy, service and SLB ids\n"
+	"                           must stay below (defaults 65536, 4096, 4096: vsn-node's)\n"
 	"\n"
 	"  --listen ADDR:PORT       where nodes connect: 192.0.2.1:7700, [::]:7700\n"
 	"  --ca FILE                the CA certificate node certificates must chain to\n"
@@ -27,7 +44,8 @@ static const char usage[] =
 	"                           docs/dpctl.md), served to every node without a --node-set\n"
 	"  --node-set NODE=FILE     the set NODE (its certificate's name) gets instead;\n"
 	"                           repeat for more nodes. At least one of --set, --node-set\n"
-	"  --two-phase              on SIGHUP, roll changed sets out to the connected nodes in\n"
+	"  --two-phase              static mode: on SIGHUP, roll changed sets out to the connected "
+	"nodes in\n"
 	"                           two phases (hold, Prepare on all, then Commit on all, or\n"
 	"                           Abort on all when one fails); else each node gets its set\n"
 	"                           at once\n"
@@ -45,7 +63,8 @@ static const char usage[] =
 	"vsnd at start with FILE:LINE:COLUMN and the reason (exit status 1).\n"
 	"\n"
 	"Signals: SIGHUP re-reads the certificates (for new connections; a bad file keeps\n"
-	"the old ones) and every set file; if any fails to load, or a changed set keeps\n"
+	"the old ones), the API's tokens, and in static mode every set file; if any fails\n"
+	"to load, or a changed set keeps\n"
 	"its generation, nothing changes and the old sets stay served. Otherwise SLBs whose\n"
 	"state changed are sent to every node first (SlbState), then the changed sets.\n"
 	"SIGTERM, SIGINT: exit.\n";
@@ -63,6 +82,13 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_LOG_LEVEL,
 	OPT_HELP,
+	OPT_DB,
+	OPT_API,
+	OPT_TOKENS,
+	OPT_ONE_PHASE,
+	OPT_MAX_POLICIES,
+	OPT_MAX_SERVICES,
+	OPT_MAX_SLBS,
 };
 
 static const struct option options[] = {
@@ -78,6 +104,13 @@ static const struct option options[] = {
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"db", required_argument, NULL, OPT_DB},
+	{"api", required_argument, NULL, OPT_API},
+	{"tokens", required_argument, NULL, OPT_TOKENS},
+	{"one-phase", no_argument, NULL, OPT_ONE_PHASE},
+	{"max-policies", required_argument, NULL, OPT_MAX_POLICIES},
+	{"max-services", required_argument, NULL, OPT_MAX_SERVICES},
+	{"max-slbs", required_argument, NULL, OPT_MAX_SLBS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -100,6 +133,20 @@ static int parse_ms(const char *s, unsigned int *ret)
 	if (errno || end == s || *end || s[0] == '-' || v < 1 || v > 3600000)
 		return -EINVAL;
 	*ret = (unsigned int)v;
+	return 0;
+}
+
+/* A capacity: 2 .. 2^26. */
+static int parse_cap(const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < 2 || v > (1ul << 26))
+		return -EINVAL;
+	*ret = (uint32_t)v;
 	return 0;
 }
 
@@ -185,6 +232,26 @@ int vsnd_opts_parse(int argc, char **argv, struct vsnd_opts *o)
 				r = bad("--log-level '%s': error, warn, info or debug expected",
 					optarg);
 			break;
+		case OPT_DB:
+			o->db = optarg;
+			break;
+		case OPT_API:
+			o->api = optarg;
+			break;
+		case OPT_TOKENS:
+			o->tokens = optarg;
+			break;
+		case OPT_ONE_PHASE:
+			o->one_phase = true;
+			break;
+		case OPT_MAX_POLICIES:
+		case OPT_MAX_SERVICES:
+		case OPT_MAX_SLBS:
+			if (parse_cap(optarg, c == OPT_MAX_POLICIES   ? &o->max_policies
+					      : c == OPT_MAX_SERVICES ? &o->max_services
+								      : &o->max_slbs))
+				r = bad("'%s': a capacity from 2 to 67108864 expected", optarg);
+			break;
 		case OPT_HELP:
 			fputs(usage, stdout);
 			vsnd_opts_free(o);
@@ -205,10 +272,31 @@ int vsnd_opts_parse(int argc, char **argv, struct vsnd_opts *o)
 		bad("%s", "--listen, --ca, --cert and --key are required");
 		goto fail;
 	}
-	if (!o->set_path && !o->n_node_sets) {
-		bad("%s", "no set to serve: give --set FILE, --node-set NODE=FILE or both");
+	if (o->db) {
+		if (o->set_path || o->n_node_sets || o->two_phase) {
+			bad("%s",
+			    "--db (controller mode) takes no --set, --node-set or --two-phase");
+			goto fail;
+		}
+		if (!o->api || !o->tokens) {
+			bad("%s", "--db needs --api ADDR:PORT and --tokens FILE");
+			goto fail;
+		}
+	} else if (o->api || o->tokens || o->one_phase || o->max_policies || o->max_services ||
+		   o->max_slbs) {
+		bad("%s", "--api, --tokens, --one-phase and --max-* need --db (controller mode)");
+		goto fail;
+	} else if (!o->set_path && !o->n_node_sets) {
+		bad("%s", "no set to serve: give --set FILE, --node-set NODE=FILE or both, or "
+			  "--db FILE for controller mode");
 		goto fail;
 	}
+	if (!o->max_policies)
+		o->max_policies = VSN_DEFAULT_MAX_POLICIES;
+	if (!o->max_services)
+		o->max_services = VSN_DEFAULT_MAX_SERVICES;
+	if (!o->max_slbs)
+		o->max_slbs = VSN_DEFAULT_MAX_SLBS;
 	if (!o->rollout_timeout_ms)
 		o->rollout_timeout_ms = o->prepare_timeout_ms > 1 ? o->prepare_timeout_ms / 2 : 1;
 	if (o->rollout_timeout_ms >= o->prepare_timeout_ms) {

@@ -127,7 +127,8 @@ static void reload_certificates(struct vsnd *d)
 	SSL_CTX *ctx;
 
 	if (vsn_tls_ctx_new(VSN_TLS_CONTROLLER, d->o.ca, d->o.cert, d->o.key, &ctx, &terr)) {
-		log_err("reload", "certificates=kept error=%s", vsn_log_quote(terr.msg, q, sizeof(q)));
+		log_err("reload", "certificates=kept error=%s",
+			vsn_log_quote(terr.msg, q, sizeof(q)));
 		return;
 	}
 	vsn_ctl_set_ssl_ctx(d->ctl, ctx);
@@ -187,7 +188,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		log_info("signal", "signal=SIGHUP action=reload");
 		reload_certificates(d);
-		reload(d);
+		if (d->control)
+			vsnd_control_reload(d);
+		else
+			reload(d);
 		return;
 	}
 	log_info("signal", "signal=%s action=exit", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -230,18 +234,27 @@ int vsnd_serve(struct vsnd *d)
 		r = -ENOMEM;
 		goto out;
 	}
-	desire(d, 0);
+	if (d->o.db) {
+		r = vsnd_control_start(d);
+		if (r)
+			goto out;
+	} else {
+		desire(d, 0);
+	}
 	log_info("start",
 		 "listen=%s port=%d two_phase=%s prepare_timeout_ms=%u "
 		 "rollout_timeout_ms=%u",
 		 vsn_log_quote(d->o.listen, q, sizeof(q)), vsn_ctl_port(d->ctl),
-		 d->o.two_phase ? "true" : "false", d->o.prepare_timeout_ms,
-		 d->o.rollout_timeout_ms);
-	log_sets(d, "serve");
+		 (d->o.db ? !d->o.one_phase : d->o.two_phase) ? "true" : "false",
+		 d->o.prepare_timeout_ms, d->o.rollout_timeout_ms);
+	if (!d->o.db)
+		log_sets(d, "serve");
 	event_base_dispatch(d->base);
 	log_info("stop", "reason=signal");
 	r = 0;
 out:
+	/* The API first: its ops use the controller. */
+	vsnd_control_stop(d);
 	vsn_ctl_free(d->ctl);
 	if (d->sig_hup)
 		event_free(d->sig_hup);

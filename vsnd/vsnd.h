@@ -8,6 +8,7 @@
  *   sets.c    policy files -> sets; what a reload changes
  *   serve.c   the event loop: the controller, signals, reloads, rollouts
  *   events.c  one log line per controller event and rollout result
+ *   control.c, api_ops.c, metrics.c: controller mode (control.h)
  */
 #ifndef VSND_H
 #define VSND_H
@@ -43,6 +44,12 @@ struct vsnd_opts {
 	unsigned int rollout_timeout_ms;
 	enum vsn_log_format log_format;
 	enum vsn_log_level log_level;
+	/* Controller mode (docs/controller.md). */
+	const char *db;
+	const char *api;
+	const char *tokens;
+	bool one_phase;
+	uint32_t max_policies, max_services, max_slbs;
 };
 
 struct vsnd_slb {
@@ -79,6 +86,7 @@ struct vsnd {
 	struct event *sig_hup, *sig_term, *sig_int;
 	bool rollout_running;
 	bool reload_pending;
+	struct vsnd_control *control; /* controller mode (--db) */
 };
 
 /* opts.c: 0, 1 when --help was printed, or -EINVAL (the reason printed on stderr). */
@@ -107,6 +115,12 @@ bool vsnd_sets_entry(const struct vsnd_sets *s, uint64_t gen, uint64_t bad_entry
 int vsnd_serve(struct vsnd *d);
 /* A rollout ended: run a reload that waited for it. */
 void vsnd_rollout_done(struct vsnd *d);
+
+/* control.c: controller mode (control.h) */
+int vsnd_control_start(struct vsnd *d);
+void vsnd_control_stop(struct vsnd *d);
+/* SIGHUP in controller mode: the API's tokens and certificate. */
+void vsnd_control_reload(struct vsnd *d);
 
 /* events.c */
 void vsnd_on_event(const struct vsn_ctl_event *ev, void *arg);

@@ -1,0 +1,969 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Controller mode: the document in force, applies, rollbacks and drains (docs/controller.md).
+ *
+ * An apply is one store transaction: every node's set is compiled (ids allocated in the same
+ * transaction), compared with the set it had, and a node whose set changed gets the next
+ * generation; the revision, the node sets, the generation counter and the event are stored
+ * together or not at all. Only once the transaction is committed are the sets pushed, so a
+ * controller killed at any point restarts from a consistent store and reconciles every node
+ * from its running generation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "compile.h"
+#include "control.h"
+#include "convert.h"
+#include "vsnd.h"
+
+#define META_GENERATION "generation"
+#define META_DRAINED "drained"
+
+void vsnd_changes_free(struct vsnd_changes *ch)
+{
+	for (size_t i = 0; i < ch->n; i++) {
+		free(ch->c[i].node);
+		vsn_ctl_set_unref(ch->c[i].set);
+	}
+	free(ch->c);
+	ch->c = NULL;
+	ch->n = 0;
+}
+
+int vsnd_control_parse(const char *text, size_t len, const char *name, struct vsn_state **ret,
+		       struct vsn_api_err *err)
+{
+	struct vsn_state_errors errs;
+	int r;
+
+	r = vsn_state_parse(name, text, len, ret, &errs);
+	if (r == -EINVAL) {
+		for (size_t i = 0; i < errs.n; i++)
+			vsn_api_err_detail(err, name, (unsigned int)errs.e[i].pos.line,
+					   (unsigned int)errs.e[i].pos.column, "%s", errs.e[i].msg);
+		return vsn_api_fail(err, r, 400, "%s: %zu error%s; nothing changed", name,
+				    errs.total, errs.total == 1 ? "" : "s");
+	}
+	if (r)
+		return vsn_api_fail(err, r, 500, "%s: %s", name, strerror(-r));
+	return 0;
+}
+
+/* The compile callbacks: ids from the store, the default configuration, drains. */
+struct env_arg {
+	struct vsnd_control *c;
+	int err; /* the store's last failure, for the message */
+};
+
+static int env_id(void *arg, enum vsn_compile_id_kind kind, const char *key, uint32_t *ret)
+{
+	struct env_arg *ea = arg;
+	const struct vsnd_opts *o = &ea->c->d->o;
+	static const enum vsn_db_id_kind kinds[] = {
+		[VSN_COMPILE_ID_SLB] = VSN_DB_ID_SLB,
+		[VSN_COMPILE_ID_SERVICE] = VSN_DB_ID_SERVICE,
+		[VSN_COMPILE_ID_POLICY] = VSN_DB_ID_POLICY,
+	};
+	uint32_t limit = kind == VSN_COMPILE_ID_SLB	  ? o->max_slbs
+			 : kind == VSN_COMPILE_ID_SERVICE ? o->max_services
+							  : o->max_policies;
+	int r = vsn_db_id_get_or_alloc(ea->c->db, kinds[kind], key, limit, ret);
+
+	if (r)
+		ea->err = r;
+	return r;
+}
+
+static enum vsn_slb_state env_slb_state(void *arg, const struct vsn_state_slb *slb)
+{
+	struct env_arg *ea = arg;
+
+	/* An operator's drain wins over up; a document's down or drain stays. */
+	if (slb->state == VSN_SLB_UP && vsnd_control_drained(ea->c, slb->name))
+		return VSN_SLB_DRAIN;
+	return slb->state;
+}
+
+/* node's set of st at generation, serialized: *ret_bytes from malloc. */
+static int node_bytes(struct vsnd_control *c, const struct vsn_state *st, const char *node,
+		      uint64_t generation, uint8_t **ret_bytes, size_t *ret_len)
+{
+	struct env_arg ea = {.c = c};
+	struct vsn_compile_env env = {.id = env_id, .slb_state = env_slb_state, .arg = &ea};
+	struct vsn_dp_set *set;
+	Vsn__PolicySet *msg;
+	size_t len;
+	uint8_t *b;
+	int r;
+
+	r = vsn_compile_node(st, node, generation, &env, &set);
+	if (r)
+		return r;
+	r = vsn_proto_set_to_msg(set, &msg, NULL);
+	vsn_compile_free(set);
+	if (r)
+		return r;
+	len = vsn__policy_set__get_packed_size(msg);
+	b = malloc(len ? len : 1);
+	if (!b) {
+		vsn_proto_msg_free(msg);
+		return -ENOMEM;
+	}
+	vsn__policy_set__pack(msg, b);
+	vsn_proto_msg_free(msg);
+	*ret_bytes = b;
+	*ret_len = len;
+	return 0;
+}
+
+static int ctl_set_of(const uint8_t *bytes, size_t len, struct vsn_ctl_set **ret)
+{
+	Vsn__PolicySet *msg = vsn__policy_set__unpack(NULL, len, bytes);
+	int r;
+
+	if (!msg)
+		return -EBADMSG;
+	r = vsn_ctl_set_new(msg, ret);
+	vsn__policy_set__free_unpacked(msg, NULL);
+	return r;
+}
+
+/* Every node name: the document's and every one the store gave a set (a node removed since). */
+struct names {
+	char **v;
+	size_t n;
+};
+
+static int names_add(struct names *ns, const char *name)
+{
+	char **v;
+
+	for (size_t i = 0; i < ns->n; i++)
+		if (!strcmp(ns->v[i], name))
+			return 0;
+	v = realloc(ns->v, (ns->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ns->v = v;
+	ns->v[ns->n] = strdup(name);
+	return ns->v[ns->n++] ? 0 : -ENOMEM;
+}
+
+static void names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+	ns->v = NULL;
+	ns->n = 0;
+}
+
+static int stored_node_cb(const char *node, uint64_t gen, const void *set, size_t len, void *arg)
+{
+	return names_add(arg, node);
+}
+
+static int all_nodes(struct vsnd_control *c, const struct vsn_state *st, struct names *ns)
+{
+	int r = 0;
+
+	for (size_t i = 0; st && i < st->n_nodes && !r; i++)
+		r = names_add(ns, st->nodes[i].name);
+	return r ? r : vsn_db_nodes_list(c->db, stored_node_cb, ns);
+}
+
+/*
+ * Inside a transaction: compile every node's set of st; a node whose set differs from its
+ * stored one gets the next generation and is stored. With store false, nothing is written
+ * and only the changed flags are reported (diff).
+ */
+static void set_diff(const uint8_t *old, size_t old_len, const uint8_t *now, size_t now_len,
+		     struct vsnd_node_diff *d);
+
+static int recompile(struct vsnd_control *c, const struct vsn_state *st, bool store,
+		     struct vsnd_changes *ret, struct names *nodes, bool **ret_changed,
+		     struct vsnd_node_diff *diffs)
+{
+	bool *changed = NULL;
+	int r;
+
+	r = all_nodes(c, st, nodes);
+	if (r)
+		return r;
+	changed = calloc(nodes->n + 1, sizeof(*changed));
+	if (!changed)
+		return -ENOMEM;
+	for (size_t i = 0; i < nodes->n && !r; i++) {
+		const char *node = nodes->v[i];
+		uint64_t old_gen = 0, gen;
+		void *old = NULL;
+		size_t old_len = 0, len;
+		uint8_t *b = NULL;
+
+		r = vsn_db_node_set_get(c->db, node, &old_gen, &old, &old_len);
+		if (r == -ENOENT)
+			r = 0;
+		/* At the old generation, an unchanged set gives the very same bytes. */
+		if (!r)
+			r = node_bytes(c, st, node, old_gen, &b, &len);
+		if (!r && (!old || len != old_len || memcmp(b, old, len))) {
+			changed[i] = true;
+			if (diffs)
+				set_diff(old, old_len, b, len, &diffs[i]);
+			if (store) {
+				free(b);
+				b = NULL;
+				r = vsn_db_meta_next_u64(c->db, META_GENERATION, &gen);
+				if (!r)
+					r = node_bytes(c, st, node, gen, &b, &len);
+				if (!r)
+					r = vsn_db_node_set_put(c->db, node, gen, b, len);
+				if (!r) {
+					struct vsnd_change *ch =
+						realloc(ret->c, (ret->n + 1) * sizeof(*ch));
+
+					if (!ch) {
+						r = -ENOMEM;
+					} else {
+						ret->c = ch;
+						ch = &ret->c[ret->n++];
+						memset(ch, 0, sizeof(*ch));
+						ch->node = strdup(node);
+						ch->generation = gen;
+						r = ch->node ? ctl_set_of(b, len, &ch->set)
+							     : -ENOMEM;
+					}
+				}
+			}
+		}
+		free(old);
+		free(b);
+	}
+	if (r || !ret_changed)
+		free(changed);
+	else
+		*ret_changed = changed;
+	return r;
+}
+
+/* The connected ones among the changed nodes. */
+static bool node_connected(struct vsnd_control *c, const char *node);
+
+struct conn_arg {
+	bool connected;
+};
+
+static int conn_cb(const struct vsn_ctl_node_status *st, void *arg)
+{
+	((struct conn_arg *)arg)->connected = st->connected;
+	return 0;
+}
+
+static bool node_connected(struct vsnd_control *c, const char *node)
+{
+	struct conn_arg a = {false};
+
+	vsn_ctl_node_status(c->d->ctl, node, conn_cb, &a);
+	return a.connected;
+}
+
+static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg);
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* node's desired generation is now generation: its lag counts from now. */
+static void desired_since(struct vsnd_control *c, const char *node, uint64_t generation)
+{
+	void *v;
+
+	for (size_t i = 0; i < c->n_desired; i++)
+		if (!strcmp(c->desired[i].node, node)) {
+			if (c->desired[i].generation != generation) {
+				c->desired[i].generation = generation;
+				c->desired[i].since_ms = now_ms();
+			}
+			return;
+		}
+	v = realloc(c->desired, (c->n_desired + 1) * sizeof(*c->desired));
+	if (!v)
+		return;
+	c->desired = v;
+	c->desired[c->n_desired].node = strdup(node);
+	if (!c->desired[c->n_desired].node)
+		return;
+	c->desired[c->n_desired].generation = generation;
+	c->desired[c->n_desired++].since_ms = now_ms();
+}
+
+double vsnd_control_lag_ms(struct vsnd_control *c, const char *node, uint64_t desired,
+			   uint64_t running)
+{
+	if (!desired || desired == running)
+		return 0;
+	for (size_t i = 0; i < c->n_desired; i++)
+		if (!strcmp(c->desired[i].node, node))
+			return (double)(now_ms() - c->desired[i].since_ms);
+	return 0;
+}
+
+/*
+ * Hand the changed sets to the controller: one two-phase rollout over the connected ones when
+ * there are several (unless --one-phase), else at once. Nodes not connected get theirs when
+ * they connect. *ret_rollout: the rollout's id, 0 for none.
+ */
+static void push(struct vsnd_control *c, const struct vsnd_changes *ch, uint64_t *ret_rollout)
+{
+	struct vsn_ctl_rollout_opts o = {
+		.sz = sizeof(o),
+		.timeout_ms = c->d->o.rollout_timeout_ms,
+		.prepare_timeout_ms = c->d->o.prepare_timeout_ms,
+	};
+	struct vsn_ctl_target *t = calloc(ch->n + 1, sizeof(*t));
+	size_t n = 0;
+	uint64_t id = 0;
+	int r;
+
+	for (size_t i = 0; i < ch->n; i++)
+		desired_since(c, ch->c[i].node, ch->c[i].generation);
+	for (size_t i = 0; t && i < ch->n; i++)
+		if (node_connected(c, ch->c[i].node))
+			t[n++] = (struct vsn_ctl_target){ch->c[i].node, ch->c[i].set};
+	if (!t || c->d->o.one_phase || n < 2) {
+		for (size_t i = 0; i < ch->n; i++)
+			vsn_ctl_set_node(c->d->ctl, ch->c[i].node, ch->c[i].set, 0);
+		goto out;
+	}
+	for (size_t i = 0; i < ch->n; i++)
+		if (!node_connected(c, ch->c[i].node))
+			vsn_ctl_set_node(c->d->ctl, ch->c[i].node, ch->c[i].set, 0);
+	r = vsn_ctl_rollout(c->d->ctl, t, n, &o, on_rollout, c, &id);
+	if (r) {
+		log_err("rollout", "result=error error=\"%s\": pushing at once instead",
+			strerror(-r));
+		for (size_t i = 0; i < ch->n; i++)
+			vsn_ctl_set_node(c->d->ctl, ch->c[i].node, ch->c[i].set, 0);
+		id = 0;
+	} else {
+		c->rollout_running = true;
+		c->rollout_id = id;
+		log_info("rollout", "id=%llu result=started nodes=%zu", (unsigned long long)id, n);
+	}
+out:
+	free(t);
+	*ret_rollout = id;
+}
+
+static void event(struct vsnd_control *c, const char *type, const char *subject, json_t *detail)
+{
+	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	uint64_t id;
+	int r = vsn_db_event_add(c->db, type, subject, text ? text : "{}", &id);
+
+	if (r)
+		log_err("store", "event=%s not stored: %s", type, vsn_db_errmsg(c->db));
+	free(text);
+	json_decref(detail);
+}
+
+static json_t *changes_json(const struct vsnd_changes *ch)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < ch->n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I}", "node", ch->c[i].node,
+						   "generation", (json_int_t)ch->c[i].generation));
+	return a;
+}
+
+static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg)
+{
+	struct vsnd_control *c = arg;
+	char sub[32];
+
+	vsnd_on_rollout(res, c->d);
+	c->rollout_running = false;
+	c->m.rollouts++;
+	if (res->err)
+		c->m.rollouts_aborted++;
+	else if (res->spread_ms >= 0)
+		vsnd_hist_add(&c->m.rollout_skew, res->spread_ms / 1000.0);
+	snprintf(sub, sizeof(sub), "rollout %llu", (unsigned long long)res->id);
+	event(c, res->err ? "rollout-aborted" : "rollout-committed", sub,
+	      json_pack("{s:I, s:s?, s:s?, s:s, s:f, s:f, s:f, s:I}", "nodes",
+			(json_int_t)res->n_nodes, "failed_node", res->failed_node, "error",
+			res->err ? strerror(-res->err) : NULL, "message",
+			res->message ? res->message : "", "prepare_ms", res->prepare_ms,
+			"commit_ms", res->commit_ms, "skew_ms", res->spread_ms, "aborted",
+			(json_int_t)res->n_aborted));
+}
+
+/* Apply a parsed document (taking st) as a new revision. */
+static int apply_state(struct vsnd_control *c, struct vsn_state *st, const char *text,
+		       const char *name, const char *author, const char *message,
+		       uint64_t *ret_revision, struct vsnd_changes *ret, uint64_t *ret_rollout,
+		       struct vsn_api_err *err)
+{
+	struct vsnd_changes ch = {0};
+	struct names nodes = {0};
+	uint64_t rev = 0;
+	char sub[32];
+	int r;
+
+	r = vsn_db_begin(c->db);
+	if (r) {
+		vsn_state_free(st);
+		return vsn_api_fail(err, r, 503, "the store is busy: %s", vsn_db_errmsg(c->db));
+	}
+	r = recompile(c, st, true, &ch, &nodes, NULL, NULL);
+	if (r == -ENOSPC) {
+		vsn_api_fail(err, r, 400,
+			     "%s: more policies, services or SLBs than the nodes hold (--max-*); "
+			     "nothing changed",
+			     name);
+		goto fail;
+	}
+	if (!r)
+		r = vsn_db_revision_add(c->db, author, message, text, &rev);
+	if (!r) {
+		json_t *detail = json_pack("{s:s, s:s, s:o}", "author", author, "message", message,
+					   "changed", changes_json(&ch));
+		char *text_detail =
+			detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		uint64_t id;
+
+		snprintf(sub, sizeof(sub), "revision %llu", (unsigned long long)rev);
+		r = text_detail ? vsn_db_event_add(c->db, "apply", sub, text_detail, &id) : -ENOMEM;
+		free(text_detail);
+		json_decref(detail);
+	}
+	if (!r)
+		r = vsn_db_commit(c->db);
+	if (r) {
+		vsn_api_fail(err, r, 500, "not applied, nothing changed: %s (%s)", strerror(-r),
+			     vsn_db_errmsg(c->db));
+		goto fail;
+	}
+	/* Stored: the document is in force. */
+	vsn_state_free(c->st);
+	free(c->doc);
+	free(c->doc_name);
+	c->st = st;
+	c->doc = strdup(text);
+	c->doc_name = strdup(name);
+	c->revision = rev;
+	c->m.applies++;
+	log_info("apply", "revision=%llu author=\"%s\" services=%zu nodes=%zu changed_nodes=%zu",
+		 (unsigned long long)rev, author, st->n_services, nodes.n, ch.n);
+	push(c, &ch, ret_rollout);
+	*ret_revision = rev;
+	*ret = ch;
+	names_free(&nodes);
+	return 0;
+fail:
+	vsn_db_rollback(c->db);
+	vsnd_changes_free(&ch);
+	names_free(&nodes);
+	vsn_state_free(st);
+	c->m.apply_errors++;
+	return r;
+}
+
+int vsnd_control_apply(struct vsnd_control *c, const char *text, size_t len, const char *name,
+		       const char *author, const char *message, uint64_t *ret_revision,
+		       struct vsnd_changes *ret_changes, uint64_t *ret_rollout,
+		       struct vsn_api_err *err)
+{
+	struct vsn_state *st;
+	int r;
+
+	if (c->rollout_running)
+		return vsn_api_fail(err, -EBUSY, 409,
+				    "rollout %llu is still running: apply again once it ended",
+				    (unsigned long long)c->rollout_id);
+	r = vsnd_control_parse(text, len, name, &st, err);
+	if (r) {
+		c->m.apply_errors++;
+		return r;
+	}
+	return apply_state(c, st, text, name, author, message, ret_revision, ret_changes,
+			   ret_rollout, err);
+}
+
+int vsnd_control_rollback(struct vsnd_control *c, uint64_t rev, const char *author,
+			  const char *message, uint64_t *ret_revision, struct vsnd_changes *ret,
+			  uint64_t *ret_rollout, struct vsn_api_err *err)
+{
+	struct vsn_db_revision *old;
+	char name[64], msg[256];
+	int r;
+
+	r = vsn_db_revision_get(c->db, rev, &old);
+	if (r == -ENOENT)
+		return vsn_api_fail(err, r, 404, "no revision %llu", (unsigned long long)rev);
+	if (r)
+		return vsn_api_fail(err, r, 500, "%s", vsn_db_errmsg(c->db));
+	snprintf(name, sizeof(name), "revision-%llu", (unsigned long long)rev);
+	snprintf(msg, sizeof(msg), "%s%srollback to revision %llu", message, *message ? ": " : "",
+		 (unsigned long long)rev);
+	r = vsnd_control_apply(c, old->document, strlen(old->document), name, author, msg,
+			       ret_revision, ret, ret_rollout, err);
+	free(old);
+	return r;
+}
+
+/* A policy's key in a set: where it matches. */
+static bool same_key(const struct vsn_dp_policy *a, const struct vsn_dp_policy *b)
+{
+	return a->vip.family == b->vip.family && !memcmp(a->vip.bytes, b->vip.bytes, 16) &&
+	       a->vip_plen == b->vip_plen && a->proto == b->proto && a->port == b->port;
+}
+
+static const struct vsn_dp_pool *pool_of(const struct vsn_dp_set *s, uint32_t id)
+{
+	return id && id <= s->n_pools ? &s->pools[id - 1] : NULL;
+}
+
+static bool same_pool_members(const struct vsn_dp_pool *a, const struct vsn_dp_pool *b)
+{
+	return (!a && !b) || (a && b && a->n_members == b->n_members &&
+			      !memcmp(a->members, b->members, a->n_members * sizeof(*a->members)));
+}
+
+/* Whether a policy sends its packets elsewhere than before (pools compared by members). */
+static bool same_policy(const struct vsn_dp_set *sa, const struct vsn_dp_policy *a,
+			const struct vsn_dp_set *sb, const struct vsn_dp_policy *b)
+{
+	if (a->slb_id != b->slb_id || a->service_id != b->service_id ||
+	    a->on_change != b->on_change || a->n_clients != b->n_clients ||
+	    !same_pool_members(pool_of(sa, a->pool_id), pool_of(sb, b->pool_id)))
+		return false;
+	for (size_t i = 0; i < a->n_clients; i++) {
+		const struct vsn_dp_client *x = &a->clients[i], *y = &b->clients[i];
+
+		if (x->plen != y->plen || memcmp(x->prefix.bytes, y->prefix.bytes, 16) ||
+		    x->slb_id != y->slb_id ||
+		    !same_pool_members(pool_of(sa, x->pool_id), pool_of(sb, y->pool_id)))
+			return false;
+	}
+	return true;
+}
+
+/* Counts of what changes between two serialized sets of a node (old may be NULL). */
+static void set_diff(const uint8_t *old, size_t old_len, const uint8_t *now, size_t now_len,
+		     struct vsnd_node_diff *d)
+{
+	static const struct vsn_dp_set empty;
+	struct vsn_dp_set *a = NULL, *b = NULL;
+	const struct vsn_dp_set *sa, *sb;
+
+	if (old)
+		vsn_proto_set_from_bytes(old, old_len, &a, NULL, NULL);
+	vsn_proto_set_from_bytes(now, now_len, &b, NULL, NULL);
+	sa = a ? a : &empty;
+	sb = b ? b : &empty;
+	/* Both sorted by key (compile.c): one merge walk. */
+	for (size_t i = 0, k = 0; i < sa->n_policies || k < sb->n_policies;) {
+		const struct vsn_dp_policy *x = i < sa->n_policies ? &sa->policies[i] : NULL;
+		const struct vsn_dp_policy *y = k < sb->n_policies ? &sb->policies[k] : NULL;
+
+		if (x && y && same_key(x, y)) {
+			d->policies.changed += !same_policy(sa, x, sb, y);
+			i++;
+			k++;
+		} else if (y && (!x || memcmp(y->vip.bytes, x->vip.bytes, 16) < 0 ||
+				 (!memcmp(y->vip.bytes, x->vip.bytes, 16) &&
+				  (y->proto < x->proto ||
+				   (y->proto == x->proto && y->port < x->port))))) {
+			d->policies.added++;
+			k++;
+		} else {
+			d->policies.removed++;
+			i++;
+		}
+	}
+	for (size_t i = 0; i < sb->n_slbs; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < sa->n_slbs && !found; k++)
+			if (sa->slbs[k].id == sb->slbs[i].id) {
+				found = true;
+				d->slbs.changed += sa->slbs[k].state != sb->slbs[i].state ||
+						   memcmp(&sa->slbs[k].addr, &sb->slbs[i].addr,
+							  sizeof(sb->slbs[i].addr));
+			}
+		d->slbs.added += !found;
+	}
+	for (size_t k = 0; k < sa->n_slbs; k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < sb->n_slbs && !found; i++)
+			found = sa->slbs[k].id == sb->slbs[i].id;
+		d->slbs.removed += !found;
+	}
+	for (size_t i = 0; i < sa->n_pools || i < sb->n_pools; i++) {
+		if (i >= sa->n_pools)
+			d->pools.added++;
+		else if (i >= sb->n_pools)
+			d->pools.removed++;
+		else
+			d->pools.changed += !same_pool_members(&sa->pools[i], &sb->pools[i]);
+	}
+	vsn_proto_set_free(a);
+	vsn_proto_set_free(b);
+}
+
+int vsnd_control_diff_nodes(struct vsnd_control *c, const struct vsn_state *next,
+			    struct vsnd_node_diff **ret, size_t *ret_n, struct vsn_api_err *err)
+{
+	struct vsnd_node_diff *diffs = NULL, *out;
+	struct vsnd_changes ch = {0};
+	struct names nodes = {0};
+	bool *changed = NULL;
+	size_t n = 0;
+	int r;
+
+	/* Ids a new document needs are allocated, compared, and rolled back: nothing stays. */
+	r = vsn_db_begin(c->db);
+	if (r)
+		return vsn_api_fail(err, r, 503, "the store is busy: %s", vsn_db_errmsg(c->db));
+	r = all_nodes(c, next, &nodes);
+	if (!r) {
+		diffs = calloc(nodes.n + 1, sizeof(*diffs));
+		r = diffs ? 0 : -ENOMEM;
+	}
+	names_free(&nodes);
+	if (!r)
+		r = recompile(c, next, false, &ch, &nodes, &changed, diffs);
+	vsn_db_rollback(c->db);
+	if (r) {
+		names_free(&nodes);
+		free(diffs);
+		if (r == -ENOSPC)
+			return vsn_api_fail(err, r, 400,
+					    "more policies, services or SLBs than the nodes hold");
+		return vsn_api_fail(err, r, 500, "%s", strerror(-r));
+	}
+	out = diffs;
+	for (size_t i = 0; i < nodes.n; i++)
+		if (changed[i]) {
+			out[n] = diffs[i];
+			out[n++].node = nodes.v[i];
+			nodes.v[i] = NULL;
+		}
+	names_free(&nodes);
+	free(changed);
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+bool vsnd_control_drained(const struct vsnd_control *c, const char *slb)
+{
+	for (size_t i = 0; i < c->n_drained; i++)
+		if (!strcmp(c->drained[i], slb))
+			return true;
+	return false;
+}
+
+/* The drained list as the store keeps it: names, one per line. */
+static char *drained_text(const struct vsnd_control *c)
+{
+	size_t len = 1;
+	char *t;
+
+	for (size_t i = 0; i < c->n_drained; i++)
+		len += strlen(c->drained[i]) + 1;
+	t = calloc(1, len);
+	for (size_t i = 0; t && i < c->n_drained; i++) {
+		strcat(t, c->drained[i]);
+		strcat(t, "\n");
+	}
+	return t;
+}
+
+static int drained_load(struct vsnd_control *c)
+{
+	char *text = NULL, *save = NULL;
+	int r = vsn_db_meta_get_text(c->db, META_DRAINED, &text);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r)
+		return r;
+	for (char *l = strtok_r(text, "\n", &save); l && !r; l = strtok_r(NULL, "\n", &save)) {
+		char **v = realloc(c->drained, (c->n_drained + 1) * sizeof(*v));
+
+		if (!v) {
+			r = -ENOMEM;
+			break;
+		}
+		c->drained = v;
+		v[c->n_drained] = strdup(l);
+		r = v[c->n_drained++] ? 0 : -ENOMEM;
+	}
+	free(text);
+	return r;
+}
+
+/* SlbState to every node for each id the SLB has (one per way it is reached). */
+static void broadcast_state(struct vsnd_control *c, const struct vsn_state_slb *slb,
+			    enum vsn_slb_state state)
+{
+	static const char *const fwd[] = {"l2", "ipip", "gue"};
+
+	for (size_t i = 0; i < 3; i++) {
+		char key[VSN_COMPILE_KEY_MAX];
+		size_t nodes = 0;
+		uint32_t id;
+
+		snprintf(key, sizeof(key), "%s/%s", slb->name, fwd[i]);
+		if (vsn_db_id_get(c->db, VSN_DB_ID_SLB, key, &id))
+			continue;
+		vsn_ctl_slb_state(c->d->ctl, id, (Vsn__SlbStateValue)state, &nodes);
+		log_info("slb-state", "slb=%s id=%u state=%s nodes=%zu", slb->name, id,
+			 vsn_slb_state_name(state), nodes);
+	}
+}
+
+int vsnd_control_drain(struct vsnd_control *c, const char *name, bool drain, const char *author,
+		       bool *ret_changed, struct vsn_api_err *err)
+{
+	const struct vsn_state_slb *slb = c->st ? vsn_state_slb_find(c->st, name) : NULL;
+	struct vsnd_changes ch = {0};
+	struct names nodes = {0};
+	char *text, **v;
+	int r;
+
+	if (!slb)
+		return vsn_api_fail(err, -ENOENT, 404, "no SLB '%s' in the document in force",
+				    name);
+	if (vsnd_control_drained(c, name) == drain) {
+		*ret_changed = false;
+		return 0;
+	}
+	if (c->rollout_running)
+		return vsn_api_fail(err, -EBUSY, 409, "rollout %llu is still running",
+				    (unsigned long long)c->rollout_id);
+	if (drain) {
+		v = realloc(c->drained, (c->n_drained + 1) * sizeof(*v));
+		if (!v || !(v[c->n_drained] = strdup(name))) {
+			if (v)
+				c->drained = v;
+			return vsn_api_fail(err, -ENOMEM, 500, "out of memory");
+		}
+		c->drained = v;
+		c->n_drained++;
+	} else {
+		for (size_t i = 0; i < c->n_drained; i++)
+			if (!strcmp(c->drained[i], name)) {
+				free(c->drained[i]);
+				c->drained[i] = c->drained[--c->n_drained];
+				break;
+			}
+	}
+	/* The state goes to every node first, in one round trip; the sets follow. */
+	if (slb->state == VSN_SLB_UP)
+		broadcast_state(c, slb, drain ? VSN_SLB_DRAIN : VSN_SLB_UP);
+	text = drained_text(c);
+	r = text ? vsn_db_begin(c->db) : -ENOMEM;
+	if (!r) {
+		r = vsn_db_meta_set_text(c->db, META_DRAINED, text);
+		if (!r)
+			r = recompile(c, c->st, true, &ch, &nodes, NULL, NULL);
+		if (!r)
+			r = vsn_db_commit(c->db);
+		if (r)
+			vsn_db_rollback(c->db);
+	}
+	free(text);
+	names_free(&nodes);
+	if (r) {
+		vsnd_changes_free(&ch);
+		return vsn_api_fail(err, r, 500, "not stored: %s", vsn_db_errmsg(c->db));
+	}
+	event(c, drain ? "slb-drain" : "slb-undrain", name,
+	      json_pack("{s:s, s:o}", "author", author, "changed", changes_json(&ch)));
+	/* The nodes have the state already: their new sets need no two phases. */
+	for (size_t i = 0; i < ch.n; i++) {
+		desired_since(c, ch.c[i].node, ch.c[i].generation);
+		vsn_ctl_set_node(c->d->ctl, ch.c[i].node, ch.c[i].set, 0);
+	}
+	vsnd_changes_free(&ch);
+	*ret_changed = true;
+	return 0;
+}
+
+void vsnd_control_on_event(struct vsnd_control *c, const struct vsn_ctl_event *ev)
+{
+	switch (ev->type) {
+	case VSN_CTL_EV_CONNECTED:
+		event(c, "node-connected", ev->node,
+		      json_pack("{s:s?, s:I, s:s?}", "address", ev->address, "running",
+				(json_int_t)ev->running, "software", ev->software_version));
+		break;
+	case VSN_CTL_EV_DISCONNECTED:
+		event(c, "node-disconnected", ev->node, json_pack("{s:s?}", "reason", ev->reason));
+		break;
+	case VSN_CTL_EV_NACK:
+		vsnd_metrics_nack(&c->m, ev->node);
+		event(c, "node-nack", ev->node,
+		      json_pack("{s:I, s:s, s:s?, s:I}", "generation", (json_int_t)ev->generation,
+				"code", vsn_ctl_nack_code_name(ev->code), "message", ev->message,
+				"bad_entry", (json_int_t)ev->bad_entry));
+		break;
+	case VSN_CTL_EV_ACK:
+		if (!ev->prepared && ev->latency_ms > 0)
+			vsnd_hist_add(&c->m.push_latency, ev->latency_ms / 1000.0);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every node's stored set to the controller, for when they connect. */
+static int desire_stored(const char *node, uint64_t gen, const void *set, size_t len, void *arg)
+{
+	struct vsnd_control *c = arg;
+	struct vsn_ctl_set *s;
+	int r;
+
+	if (!gen)
+		return 0;
+	r = ctl_set_of(set, len, &s);
+	if (r)
+		return r;
+	desired_since(c, node, gen);
+	r = vsn_ctl_set_node(c->d->ctl, node, s, 0);
+	vsn_ctl_set_unref(s);
+	return r;
+}
+
+static int load_in_force(struct vsnd_control *c)
+{
+	struct vsn_api_err err = {0};
+	struct vsn_db_revision *rev;
+	char name[64];
+	int r;
+
+	r = vsn_db_revision_latest(c->db, &c->revision);
+	if (r == -ENOENT) {
+		c->revision = 0;
+		log_info("start", "store=%s revision=none: waiting for vsn apply", c->d->o.db);
+		return 0;
+	}
+	if (!r)
+		r = vsn_db_revision_get(c->db, c->revision, &rev);
+	if (r)
+		return r;
+	snprintf(name, sizeof(name), "revision-%llu", (unsigned long long)c->revision);
+	r = vsnd_control_parse(rev->document, strlen(rev->document), name, &c->st, &err);
+	if (r)
+		log_err("start", "revision=%llu does not parse any more: %s",
+			(unsigned long long)c->revision, err.message);
+	else
+		c->doc = strdup(rev->document);
+	c->doc_name = strdup(name);
+	vsn_api_err_clear(&err);
+	free(rev);
+	return r;
+}
+
+static void on_access(const struct vsn_api_access *a, void *arg)
+{
+	log_info("api", "method=%s path=%s peer=%s status=%d role=%s ms=%.3f", a->method, a->path,
+		 a->peer, a->status, vsn_api_role_name(a->role), a->ms);
+}
+
+int vsnd_control_start(struct vsnd *d)
+{
+	struct vsnd_control *c = calloc(1, sizeof(*c));
+	struct vsn_api_opts ao = {
+		.sz = sizeof(ao),
+		.listen = d->o.api,
+		.cert_file = d->o.cert,
+		.key_file = d->o.key,
+		.tokens_file = d->o.tokens,
+		.ops = &vsnd_api_ops,
+		.on_access = on_access,
+	};
+	struct vsn_api_msg msg = {{0}};
+	char err[VSN_DB_ERR_LEN] = "";
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->d = d;
+	d->control = c;
+	r = vsn_db_open(d->o.db, &c->db, err);
+	if (r) {
+		log_err("start", "store=%s error=\"%s\"", d->o.db, err);
+		return r;
+	}
+	r = drained_load(c);
+	if (!r)
+		r = load_in_force(c);
+	if (!r)
+		r = vsn_db_nodes_list(c->db, desire_stored, c);
+	if (r) {
+		log_err("start", "store=%s error=\"%s\"", d->o.db,
+			*vsn_db_errmsg(c->db) ? vsn_db_errmsg(c->db) : strerror(-r));
+		return r;
+	}
+	ao.ops_arg = c;
+	r = vsn_api_new(d->base, &ao, &c->api, &msg);
+	if (r) {
+		log_err("start", "api=%s error=\"%s\"", d->o.api, msg.msg);
+		return r;
+	}
+	log_info("start", "mode=controller store=%s revision=%llu api=%s port=%d two_phase=%s",
+		 d->o.db, (unsigned long long)c->revision, d->o.api, vsn_api_port(c->api),
+		 d->o.one_phase ? "false" : "true");
+	return 0;
+}
+
+void vsnd_control_reload(struct vsnd *d)
+{
+	struct vsnd_control *c = d->control;
+	struct vsn_api_msg msg = {{0}};
+
+	if (vsn_api_reload_tokens(c->api, &msg))
+		log_err("reload", "tokens=kept error=\"%s\"", msg.msg);
+	else
+		log_info("reload", "tokens=reloaded file=%s", d->o.tokens);
+	if (vsn_api_reload_cert(c->api, &msg))
+		log_err("reload", "api_certificate=kept error=\"%s\"", msg.msg);
+}
+
+void vsnd_control_stop(struct vsnd *d)
+{
+	struct vsnd_control *c = d->control;
+
+	if (!c)
+		return;
+	vsn_api_free(c->api);
+	vsn_db_close(c->db);
+	vsn_state_free(c->st);
+	free(c->doc);
+	free(c->doc_name);
+	for (size_t i = 0; i < c->n_drained; i++)
+		free(c->drained[i]);
+	free(c->drained);
+	for (size_t i = 0; i < c->n_desired; i++)
+		free(c->desired[i].node);
+	free(c->desired);
+	vsnd_metrics_free(&c->m);
+	free(c);
+	d->control = NULL;
+}

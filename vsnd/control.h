@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vsnd's controller mode (docs/controller.md): the desired-state document and its revisions in
+ * the store, compiled into each node's set and pushed; drains; events; metrics. The REST API's
+ * ops (api_ops.c) call the functions here.
+ *
+ *   control.c  start, apply (validate, store, compile, push), rollback, drain, node events
+ *   api_ops.c  the API's endpoints: JSON in and out
+ *   metrics.c  the Prometheus metrics
+ */
+#ifndef VSND_CONTROL_H
+#define VSND_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ctl.h"
+#include "state.h"
+#include "store/store.h"
+#include "vsn_api.h"
+
+struct vsnd;
+
+/* Upper bounds of the push-latency and rollout-skew histograms, in seconds. */
+#define VSND_HIST_BUCKETS 12
+
+struct vsnd_hist {
+	uint64_t counts[VSND_HIST_BUCKETS + 1]; /* the last: +Inf */
+	double sum;
+	uint64_t n;
+};
+
+struct vsnd_metrics {
+	uint64_t applies, apply_errors;
+	struct vsnd_hist push_latency;
+	struct vsnd_hist rollout_skew;
+	uint64_t rollouts, rollouts_aborted;
+	struct {
+		char *node;
+		uint64_t nacks;
+	} * nacks;
+	size_t n_nacks;
+};
+
+struct vsnd_control {
+	struct vsnd *d;
+	struct vsn_db *db;
+	struct vsn_api *api;
+	/* The document in force: parsed, its text, its revision (0: none yet). */
+	struct vsn_state *st;
+	char *doc;
+	char *doc_name;
+	uint64_t revision;
+	/* SLBs an operator drained (vsn drain), by name; kept in the store's meta "drained". */
+	char **drained;
+	size_t n_drained;
+	bool rollout_running;
+	uint64_t rollout_id;
+	struct vsnd_metrics m;
+	/* Since when each node has had its desired generation (for lag). */
+	struct {
+		char *node;
+		uint64_t generation;
+		int64_t since_ms;
+	} * desired;
+	size_t n_desired;
+};
+
+/* What an apply changed. */
+struct vsnd_change {
+	char *node;
+	uint64_t generation;
+	struct vsn_ctl_set *set;
+};
+
+struct vsnd_changes {
+	struct vsnd_change *c;
+	size_t n;
+};
+
+/* control.c */
+/* Open the store, load the document in force and hand every node's set to the controller. */
+int vsnd_control_start(struct vsnd *d);
+void vsnd_control_stop(struct vsnd *d);
+/*
+ * Validate text, store it as a new revision, compile and push. *ret_revision: the new
+ * revision; *ret_changes: the nodes whose sets changed (free with vsnd_changes_free). Errors:
+ * err filled (400 with the document's errors as details, 409 a rollout in progress, ...).
+ */
+int vsnd_control_apply(struct vsnd_control *c, const char *text, size_t len, const char *name,
+		       const char *author, const char *message, uint64_t *ret_revision,
+		       struct vsnd_changes *ret_changes, uint64_t *ret_rollout,
+		       struct vsn_api_err *err);
+/* The document of revision rev, applied again as a new revision. */
+int vsnd_control_rollback(struct vsnd_control *c, uint64_t rev, const char *author,
+			  const char *message, uint64_t *ret_revision, struct vsnd_changes *ret,
+			  uint64_t *ret_rollout, struct vsn_api_err *err);
+/* How many entries of one kind of a node's set an apply adds, removes and changes. */
+struct vsnd_count3 {
+	size_t added, removed, changed;
+};
+
+struct vsnd_node_diff {
+	char *node;
+	struct vsnd_count3 policies, slbs, pools;
+};
+
+/*
+ * What applying next would change, without changing anything: the nodes whose set would
+ * change, with counts (*ret: free each node and the array).
+ */
+int vsnd_control_diff_nodes(struct vsnd_control *c, const struct vsn_state *next,
+			    struct vsnd_node_diff **ret, size_t *ret_n, struct vsn_api_err *err);
+/* How long node has not run its desired generation (0: it does), in ms. */
+double vsnd_control_lag_ms(struct vsnd_control *c, const char *node, uint64_t desired,
+			   uint64_t running);
+/* An operator's drain (drain true) or undrain of an SLB by name: at once on every node. */
+int vsnd_control_drain(struct vsnd_control *c, const char *slb, bool drain, const char *author,
+		       bool *ret_changed, struct vsn_api_err *err);
+bool vsnd_control_drained(const struct vsnd_control *c, const char *slb);
+/* Record a node event of libvsnctl (the store's events, the metrics). */
+void vsnd_control_on_event(struct vsnd_control *c, const struct vsn_ctl_event *ev);
+void vsnd_changes_free(struct vsnd_changes *ch);
+/* Parse text into *ret, or fill err (400 with every error's position). */
+int vsnd_control_parse(const char *text, size_t len, const char *name, struct vsn_state **ret,
+		       struct vsn_api_err *err);
+
+/* api_ops.c */
+extern const struct vsn_api_ops vsnd_api_ops;
+
+/* metrics.c */
+void vsnd_hist_add(struct vsnd_hist *h, double seconds);
+void vsnd_metrics_nack(struct vsnd_metrics *m, const char *node);
+void vsnd_metrics_free(struct vsnd_metrics *m);
+int vsnd_metrics_write(struct vsnd_control *c, FILE *out);
+
+#endif /* VSND_CONTROL_H */
