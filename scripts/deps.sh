@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
 	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev libyaml-dev
 	libcmocka-dev libclang-rt-14-dev linux-libc-dev libssl-dev openssl
-	protobuf-c-compiler libprotobuf-c-dev libevent-dev libsqlite3-dev
+	protobuf-c-compiler libprotobuf-c-dev libevent-dev libsqlite3-dev sqlite3
 	libjansson-dev libcurl4-openssl-dev
 	iproute2 iputils-ping ethtool nftables nginx-light curl procps util-linux socat
 )
