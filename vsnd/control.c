@@ -90,23 +90,27 @@ static enum vsn_slb_state env_slb_state(void *arg, const struct vsn_state_slb *s
 	return slb->state;
 }
 
-/* node's set of st at generation, serialized: *ret_bytes from malloc. */
-static int node_bytes(struct vsnd_control *c, const struct vsn_state *st, const char *node,
-		      uint64_t generation, uint8_t **ret_bytes, size_t *ret_len)
+/* node's set of st (free it with vsn_compile_free()). */
+static int node_set(struct vsnd_control *c, const struct vsn_state *st, const char *node,
+		    struct vsn_dp_set **ret)
 {
 	struct env_arg ea = {.c = c};
 	struct vsn_compile_env env = {.id = env_id, .slb_state = env_slb_state, .arg = &ea};
-	struct vsn_dp_set *set;
+
+	return vsn_compile_node(st, node, 0, &env, ret);
+}
+
+/* set at generation, serialized: *ret_bytes from malloc. */
+static int set_bytes(struct vsn_dp_set *set, uint64_t generation, uint8_t **ret_bytes,
+		     size_t *ret_len)
+{
 	Vsn__PolicySet *msg;
 	size_t len;
 	uint8_t *b;
 	int r;
 
-	r = vsn_compile_node(st, node, generation, &env, &set);
-	if (r)
-		return r;
+	set->generation = generation;
 	r = vsn_proto_set_to_msg(set, &msg, NULL);
-	vsn_compile_free(set);
 	if (r)
 		return r;
 	len = vsn__policy_set__get_packed_size(msg);
@@ -206,12 +210,16 @@ static int recompile(struct vsnd_control *c, const struct vsn_state *st, bool st
 		size_t old_len = 0, len;
 		uint8_t *b = NULL;
 
+		struct vsn_dp_set *set = NULL;
+
 		r = vsn_db_node_set_get(c->db, node, &old_gen, &old, &old_len);
 		if (r == -ENOENT)
 			r = 0;
 		/* At the old generation, an unchanged set gives the very same bytes. */
 		if (!r)
-			r = node_bytes(c, st, node, old_gen, &b, &len);
+			r = node_set(c, st, node, &set);
+		if (!r)
+			r = set_bytes(set, old_gen, &b, &len);
 		if (!r && (!old || len != old_len || memcmp(b, old, len))) {
 			changed[i] = true;
 			if (diffs)
@@ -221,7 +229,7 @@ static int recompile(struct vsnd_control *c, const struct vsn_state *st, bool st
 				b = NULL;
 				r = vsn_db_meta_next_u64(c->db, META_GENERATION, &gen);
 				if (!r)
-					r = node_bytes(c, st, node, gen, &b, &len);
+					r = set_bytes(set, gen, &b, &len);
 				if (!r)
 					r = vsn_db_node_set_put(c->db, node, gen, b, len);
 				if (!r) {
@@ -242,6 +250,7 @@ static int recompile(struct vsnd_control *c, const struct vsn_state *st, bool st
 				}
 			}
 		}
+		vsn_compile_free(set);
 		free(old);
 		free(b);
 	}
