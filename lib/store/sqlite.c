@@ -325,7 +325,7 @@ static int tx_leave(struct sdb *s, bool own, int r)
 
 static int sq_begin(struct vsn_db *db)
 {
-	return 0;
+	return exec(sdb(db), ST_BEGIN, "");
 }
 
 static int sq_commit(struct vsn_db *db)
