@@ -141,6 +141,12 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTENV_SRCS) $(SKELS)
 deps:
 	scripts/deps.sh
 
+# make fuzz [FUZZ_SECONDS=N]: every libFuzzer target for N seconds (default 600) each.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	$(MAKE) -j$$(nproc) all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests.sh fuzz
+
 test: deps
 	$(MAKE) -j$$(nproc) all
 	scripts/run-tests.sh
