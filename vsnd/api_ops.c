@@ -289,14 +289,37 @@ static int node_status_cb(const struct vsn_ctl_node_status *st, void *arg)
 	json_array_append_new(
 		acc->nodes,
 		json_pack(
-			"{s:s, s:b, s:s, s:I, s:I, s:I, s:o, s:s?, s:s?}", "name", st->node,
-			"connected", st->connected, "sync", vsn_ctl_sync_name(st->sync),
-			"desired_generation", (json_int_t)st->desired, "running_generation",
-			(json_int_t)st->running, "acked_generation", (json_int_t)st->acked,
-			"lag_ms",
+			"{s:s, s:b, s:s?, s:s, s:I, s:I, s:I, s:o, s:s?, s:s?}", "name", st->node,
+			"connected", st->connected, "address", st->address, "sync",
+			vsn_ctl_sync_name(st->sync), "desired_generation", (json_int_t)st->desired,
+			"running_generation", (json_int_t)st->running, "acked_generation",
+			(json_int_t)st->acked, "lag_ms",
 			json_real(vsnd_control_lag_ms(acc->c, st->node, st->desired, st->running)),
 			"last_error", *errbuf ? errbuf : NULL, "software", st->software_version));
 	return 0;
+}
+
+static int cmp_by_name(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+/* Sort an array of objects by their "name", in place. */
+static void sort_by_name(json_t *a)
+{
+	size_t n = json_array_size(a);
+	json_t **v = calloc(n + 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(a, i));
+	qsort(v, n, sizeof(*v), cmp_by_name);
+	json_array_clear(a);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, v[i]);
+	free(v);
 }
 
 static int op_status(void *arg, json_t **ret, struct vsn_api_err *err)
@@ -330,6 +353,7 @@ static int op_status(void *arg, json_t **ret, struct vsn_api_err *err)
 						vsnd_control_drained(c, s->name)));
 	}
 	vsn_ctl_status(c->d->ctl, node_status_cb, &acc);
+	sort_by_name(acc.nodes);
 	*ret = json_pack("{s:I, s:o, s:o, s:o}", "revision", (json_int_t)c->revision, "services",
 			 services, "nodes", acc.nodes, "slbs", slbs);
 	return 0;

@@ -24,16 +24,37 @@
 
 #define META_GENERATION "generation"
 #define META_DRAINED "drained"
+/* The revision in force: the newest one, unless its rollout was aborted. */
+#define META_IN_FORCE "revision_in_force"
 
 void vsnd_changes_free(struct vsnd_changes *ch)
 {
 	for (size_t i = 0; i < ch->n; i++) {
 		free(ch->c[i].node);
 		vsn_ctl_set_unref(ch->c[i].set);
+		free(ch->c[i].old_bytes);
 	}
 	free(ch->c);
 	ch->c = NULL;
 	ch->n = 0;
+}
+
+/* The node names and generations of src (no sets, no old bytes). */
+static int changes_copy(const struct vsnd_changes *src, struct vsnd_changes *dst)
+{
+	dst->c = calloc(src->n + 1, sizeof(*dst->c));
+	if (!dst->c)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->c[i].node = strdup(src->c[i].node);
+		dst->c[i].generation = src->c[i].generation;
+		if (!dst->c[i].node) {
+			vsnd_changes_free(dst);
+			return -ENOMEM;
+		}
+		dst->n++;
+	}
+	return 0;
 }
 
 int vsnd_control_parse(const char *text, size_t len, const char *name, struct vsn_state **ret,
@@ -54,6 +75,8 @@ int vsnd_control_parse(const char *text, size_t len, const char *name, struct vs
 		return vsn_api_fail(err, r, 500, "%s: %s", name, strerror(-r));
 	return 0;
 }
+
+static void prev_free(struct vsnd_control *c);
 
 /* The compile callbacks: ids from the store, the default configuration, drains. */
 struct env_arg {
@@ -244,6 +267,10 @@ static int recompile(struct vsnd_control *c, const struct vsn_state *st, bool st
 						memset(ch, 0, sizeof(*ch));
 						ch->node = strdup(node);
 						ch->generation = gen;
+						ch->old_generation = old_gen;
+						ch->old_bytes = old;
+						ch->old_len = old_len;
+						old = NULL;
 						r = ch->node ? ctl_set_of(b, len, &ch->set)
 							     : -ENOMEM;
 					}
@@ -396,13 +423,85 @@ static json_t *changes_json(const struct vsnd_changes *ch)
 	return a;
 }
 
+static void prev_free(struct vsnd_control *c)
+{
+	vsn_state_free(c->prev_st);
+	free(c->prev_doc);
+	free(c->prev_doc_name);
+	c->prev_st = NULL;
+	c->prev_doc = c->prev_doc_name = NULL;
+	c->prev_revision = 0;
+	vsnd_changes_free(&c->pending);
+}
+
+/*
+ * A rollout aborted before any Commit: every node kept its set, and so does the store. The
+ * document before the apply is in force again (its revision stays in the history), each node's
+ * desired set is its old one, so a node that reconnects is not sent the aborted set on its own.
+ */
+static int revert(struct vsnd_control *c)
+{
+	int r = vsn_db_begin(c->db);
+
+	for (size_t i = 0; i < c->pending.n && !r; i++) {
+		const struct vsnd_change *ch = &c->pending.c[i];
+
+		/* A node that had no set gets generation 0 and no bytes again. */
+		r = vsn_db_node_set_put(c->db, ch->node, ch->old_generation,
+					ch->old_bytes ? ch->old_bytes : "", ch->old_len);
+	}
+	if (!r)
+		r = vsn_db_meta_set_u64(c->db, META_IN_FORCE, c->prev_revision);
+	if (!r)
+		r = vsn_db_commit(c->db);
+	if (r) {
+		vsn_db_rollback(c->db);
+		return r;
+	}
+	for (size_t i = 0; i < c->pending.n; i++) {
+		const struct vsnd_change *ch = &c->pending.c[i];
+		struct vsn_ctl_set *old = NULL;
+
+		if (ch->old_generation && ctl_set_of(ch->old_bytes, ch->old_len, &old))
+			old = NULL;
+		desired_since(c, ch->node, ch->old_generation);
+		vsn_ctl_set_node(c->d->ctl, ch->node, old, VSN_CTL_NO_PUSH);
+		vsn_ctl_set_unref(old);
+	}
+	vsn_state_free(c->st);
+	free(c->doc);
+	free(c->doc_name);
+	c->st = c->prev_st;
+	c->doc = c->prev_doc;
+	c->doc_name = c->prev_doc_name;
+	c->revision = c->prev_revision;
+	c->prev_st = NULL;
+	c->prev_doc = c->prev_doc_name = NULL;
+	return 0;
+}
+
 static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg)
 {
 	struct vsnd_control *c = arg;
+	uint64_t aborted_rev = c->revision;
+	bool reverted = false;
 	char sub[32];
+	int r;
 
 	vsnd_on_rollout(res, c->d);
 	c->rollout_running = false;
+	if (res->err && !res->after_commit) {
+		r = revert(c);
+		reverted = !r;
+		if (r)
+			log_err("rollout", "id=%llu revert=failed error=\"%s\"",
+				(unsigned long long)res->id, strerror(-r));
+		else
+			log_info("rollout", "id=%llu revision=%llu reverted_to=%llu",
+				 (unsigned long long)res->id, (unsigned long long)aborted_rev,
+				 (unsigned long long)c->revision);
+	}
+	prev_free(c);
 	c->m.rollouts++;
 	if (res->err)
 		c->m.rollouts_aborted++;
@@ -410,12 +509,14 @@ static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg)
 		vsnd_hist_add(&c->m.rollout_skew, res->spread_ms / 1000.0);
 	snprintf(sub, sizeof(sub), "rollout %llu", (unsigned long long)res->id);
 	event(c, res->err ? "rollout-aborted" : "rollout-committed", sub,
-	      json_pack("{s:I, s:s?, s:s?, s:s, s:f, s:f, s:f, s:I}", "nodes",
+	      json_pack("{s:I, s:s?, s:s?, s:s, s:f, s:f, s:f, s:I, s:I, s:o}", "nodes",
 			(json_int_t)res->n_nodes, "failed_node", res->failed_node, "error",
 			res->err ? strerror(-res->err) : NULL, "message",
 			res->message ? res->message : "", "prepare_ms", res->prepare_ms,
 			"commit_ms", res->commit_ms, "skew_ms", res->spread_ms, "aborted",
-			(json_int_t)res->n_aborted));
+			(json_int_t)res->n_aborted, "revision", (json_int_t)aborted_rev,
+			"reverted_to",
+			reverted ? json_integer((json_int_t)c->revision) : json_null()));
 }
 
 /* Apply a parsed document (taking st) as a new revision. */
@@ -445,6 +546,8 @@ static int apply_state(struct vsnd_control *c, struct vsn_state *st, const char 
 	}
 	if (!r)
 		r = vsn_db_revision_add(c->db, author, message, text, &rev);
+	if (!r)
+		r = vsn_db_meta_set_u64(c->db, META_IN_FORCE, rev);
 	if (!r) {
 		json_t *detail = json_pack("{s:s, s:s, s:o}", "author", author, "message", message,
 					   "changed", changes_json(&ch));
@@ -464,10 +567,11 @@ static int apply_state(struct vsnd_control *c, struct vsn_state *st, const char 
 			     vsn_db_errmsg(c->db));
 		goto fail;
 	}
-	/* Stored: the document is in force. */
-	vsn_state_free(c->st);
-	free(c->doc);
-	free(c->doc_name);
+	/* Stored: the document is in force (until its rollout, if any, aborts). */
+	c->prev_st = c->st;
+	c->prev_doc = c->doc;
+	c->prev_doc_name = c->doc_name;
+	c->prev_revision = c->revision;
 	c->st = st;
 	c->doc = strdup(text);
 	c->doc_name = strdup(name);
@@ -478,6 +582,15 @@ static int apply_state(struct vsnd_control *c, struct vsn_state *st, const char 
 	push(c, &ch, ret_rollout);
 	*ret_revision = rev;
 	*ret = ch;
+	if (c->rollout_running) {
+		/* The rollout's result decides; the caller gets its own copy of the names. */
+		c->pending = ch;
+		*ret = (struct vsnd_changes){0};
+		if (changes_copy(&c->pending, ret))
+			*ret = (struct vsnd_changes){0};
+	} else {
+		prev_free(c);
+	}
 	names_free(&nodes);
 	return 0;
 fail:
@@ -866,7 +979,11 @@ static int load_in_force(struct vsnd_control *c)
 	char name[64];
 	int r;
 
-	r = vsn_db_revision_latest(c->db, &c->revision);
+	r = vsn_db_meta_get_u64(c->db, META_IN_FORCE, &c->revision);
+	if (r == -ENOENT)
+		r = vsn_db_revision_latest(c->db, &c->revision);
+	if (!r && !c->revision)
+		r = -ENOENT; /* the first apply's rollout was aborted: nothing in force */
 	if (r == -ENOENT) {
 		c->revision = 0;
 		log_info("start", "store=%s revision=none: waiting for vsn apply", c->d->o.db);
@@ -966,6 +1083,7 @@ void vsnd_control_stop(struct vsnd *d)
 	vsn_state_free(c->st);
 	free(c->doc);
 	free(c->doc_name);
+	prev_free(c);
 	for (size_t i = 0; i < c->n_drained; i++)
 		free(c->drained[i]);
 	free(c->drained);

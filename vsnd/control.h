@@ -44,6 +44,21 @@ struct vsnd_metrics {
 	size_t n_nacks;
 };
 
+/* What an apply changed, and what the node had before (for an aborted rollout's revert). */
+struct vsnd_change {
+	char *node;
+	uint64_t generation;
+	struct vsn_ctl_set *set;
+	uint64_t old_generation; /* 0: the node had no set */
+	void *old_bytes;
+	size_t old_len;
+};
+
+struct vsnd_changes {
+	struct vsnd_change *c;
+	size_t n;
+};
+
 struct vsnd_control {
 	struct vsnd *d;
 	struct vsn_db *db;
@@ -58,6 +73,14 @@ struct vsnd_control {
 	size_t n_drained;
 	bool rollout_running;
 	uint64_t rollout_id;
+	/*
+	 * While a rollout runs: the document in force before the apply that started it, and
+	 * that apply's changes, so that an abort puts everything back as it was.
+	 */
+	struct vsn_state *prev_st;
+	char *prev_doc, *prev_doc_name;
+	uint64_t prev_revision;
+	struct vsnd_changes pending;
 	struct vsnd_metrics m;
 	/* Since when each node has had its desired generation (for lag). */
 	struct {
@@ -66,18 +89,6 @@ struct vsnd_control {
 		int64_t since_ms;
 	} * desired;
 	size_t n_desired;
-};
-
-/* What an apply changed. */
-struct vsnd_change {
-	char *node;
-	uint64_t generation;
-	struct vsn_ctl_set *set;
-};
-
-struct vsnd_changes {
-	struct vsnd_change *c;
-	size_t n;
 };
 
 /* control.c */

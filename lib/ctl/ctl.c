@@ -214,6 +214,7 @@ static int node_status(struct vsn_ctl *ctl, struct node *n,
 	struct vsn_ctl_node_status st = {
 		.node = n->name,
 		.connected = n->sess != NULL,
+		.address = n->sess && n->address[0] ? n->address : NULL,
 		.software_version = n->software_version,
 		.capabilities = n->capabilities,
 		.sync = node_sync(n, d),

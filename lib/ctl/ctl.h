@@ -284,6 +284,7 @@ struct vsn_ctl_counter {
 struct vsn_ctl_node_status {
 	const char *node;
 	bool connected;
+	const char *address;	      /* of its connection; NULL when not connected */
 	const char *software_version; /* of its last Hello */
 	uint64_t capabilities;
 	enum vsn_ctl_sync sync;

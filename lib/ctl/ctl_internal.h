@@ -70,6 +70,7 @@ struct node {
 	struct vsn_ctl_set *own; /* its own desired set; NULL: the default */
 	struct sess *sess;
 	char software_version[64];
+	char address[64]; /* of its connection; "" when the socket could not tell */
 	uint64_t capabilities;
 	uint64_t running;
 	uint64_t sent; /* last generation sent on this connection */

@@ -212,11 +212,13 @@ static void on_hello(struct sess *s, const Vsn__Hello *h)
 	/* A reconnected node is sent a set it refused once more. */
 	n->failed = 0;
 
-	char addr[64];
+	if (vsn_conn_peer_addr(s->c, n->address, sizeof(n->address)))
+		n->address[0] = '\0';
+
 	struct vsn_ctl_event ev = {
 		.type = VSN_CTL_EV_CONNECTED,
 		.node = n->name,
-		.address = vsn_conn_peer_addr(s->c, addr, sizeof(addr)) ? NULL : addr,
+		.address = n->address[0] ? n->address : NULL,
 		.software_version = n->software_version,
 		.generation = n->running,
 		.running = n->running,
@@ -281,6 +283,13 @@ static void on_nack(struct sess *s, const Vsn__Nack *k)
 	/* A node that cannot tell the generation (a chunk refused early) means the one sent. */
 	if (!gen && n->awaiting)
 		gen = n->sent;
+	/*
+	 * One refusal per set: a rollout sends the held set and its Prepare back to back, and a
+	 * node that refused the set refuses the Prepare too, for want of a held set. The first
+	 * Nack says why; the echo would only hide it.
+	 */
+	if (gen && gen == n->failed && !n->ro && k->code == VSN__NACK_CODE__NACK_SEQUENCE)
+		return;
 	ev.generation = gen;
 	ctl_emit(s->ctl, &ev);
 	if (n->ro && ro_nack(n, gen, k))
