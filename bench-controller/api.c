@@ -109,8 +109,8 @@ int bc_api_call(struct bc_api *a, const char *method, const char *path, const ch
 	} else {
 		curl_easy_setopt(a->c, CURLOPT_HTTPGET, 1L);
 	}
-	curl_easy_setopt(a->c, CURLOPT_CUSTOMREQUEST, strcmp(method, body ? "POST" : "GET") ? method
-										       : NULL);
+	curl_easy_setopt(a->c, CURLOPT_CUSTOMREQUEST,
+			 strcmp(method, body ? "POST" : "GET") ? method : NULL);
 	rc = curl_easy_perform(a->c);
 	if (rc != CURLE_OK) {
 		snprintf(a->failed, sizeof(a->failed), "%s %s: %s", method, path,

@@ -85,7 +85,8 @@ int bc_bench_apply(struct bc_env *e, const struct bc_apply_opts *o)
 	int r, status;
 
 	snprintf(caps[0], sizeof(caps[0]), "%zu", o->services + 1 > 4096 ? o->services + 1 : 4096);
-	snprintf(caps[1], sizeof(caps[1]), "%zu", o->services + 1 > 65536 ? o->services + 1 : 65536);
+	snprintf(caps[1], sizeof(caps[1]), "%zu",
+		 o->services + 1 > 65536 ? o->services + 1 : 65536);
 	r = bc_vsnd_start(e, "apply", extra);
 	if (!r)
 		r = bc_api_open(e, &a);
@@ -105,16 +106,18 @@ int bc_bench_apply(struct bc_env *e, const struct bc_apply_opts *o)
 		goto out;
 	}
 	doc_len = doc.len;
-	fprintf(stderr, "vsn-bench-controller: apply: %zu services, %zu pools, %zu SLBs, %zu nodes: "
-			"%zu bytes of YAML\n",
+	fprintf(stderr,
+		"vsn-bench-controller: apply: %zu services, %zu pools, %zu SLBs, %zu nodes: "
+		"%zu bytes of YAML\n",
 		d.services, d.services, d.slbs, d.nodes, doc_len);
 	r = apply_once(a, body, len, &first_ms, &changed);
 	free(body);
 	body = NULL;
 	if (r)
 		goto out;
-	fprintf(stderr, "vsn-bench-controller: apply: first (every id allocated): %.1f ms, %zu nodes "
-			"changed\n",
+	fprintf(stderr,
+		"vsn-bench-controller: apply: first (every id allocated): %.1f ms, %zu nodes "
+		"changed\n",
 		first_ms, changed);
 	for (int i = 0; i < o->runs && !bc_stop; i++) {
 		snprintf(msg, sizeof(msg), "variant %d", i + 1);
@@ -128,7 +131,8 @@ int bc_bench_apply(struct bc_env *e, const struct bc_apply_opts *o)
 		if (r)
 			goto out;
 		if (changed != d.nodes) {
-			fprintf(stderr, "vsn-bench-controller: apply: %zu nodes changed, %zu expected\n",
+			fprintf(stderr,
+				"vsn-bench-controller: apply: %zu nodes changed, %zu expected\n",
 				changed, d.nodes);
 			r = -EPROTO;
 			goto out;
@@ -146,8 +150,9 @@ int bc_bench_apply(struct bc_env *e, const struct bc_apply_opts *o)
 		if (r)
 			goto out;
 		if (changed) {
-			fprintf(stderr, "vsn-bench-controller: apply: unchanged document changed %zu "
-					"nodes\n",
+			fprintf(stderr,
+				"vsn-bench-controller: apply: unchanged document changed %zu "
+				"nodes\n",
 				changed);
 			r = -EPROTO;
 			goto out;
@@ -164,15 +169,16 @@ int bc_bench_apply(struct bc_env *e, const struct bc_apply_opts *o)
 	printf("{\"bench\":\"controller_apply\",\"services\":%zu,\"ms\":%.1f,\"runs\":%d,"
 	       "\"min_ms\":%.1f,\"max_ms\":%.1f,\"server_ms\":%.1f,\"first_ms\":%.1f,\"nodes\":%zu,"
 	       "\"doc_bytes\":%zu,\"vsnd_rss_mib\":%.1f,\"db_mib\":%.1f}\n",
-	       d.services, median(changed_ms, o->runs), o->runs, bc_pct(changed_ms, (size_t)o->runs, 0),
-	       bc_pct(changed_ms, (size_t)o->runs, 1), n_srv == 2 * (size_t)o->runs + 1
-	       ? median(srv + 1, o->runs) : -1.0, first_ms, d.nodes, doc_len, rss / 1024.0,
+	       d.services, median(changed_ms, o->runs), o->runs,
+	       bc_pct(changed_ms, (size_t)o->runs, 0), bc_pct(changed_ms, (size_t)o->runs, 1),
+	       n_srv == 2 * (size_t)o->runs + 1 ? median(srv + 1, o->runs) : -1.0, first_ms,
+	       d.nodes, doc_len, rss / 1024.0,
 	       file_mib(bc_path(e, "vsnd-apply.db")) + file_mib(bc_path(e, "vsnd-apply.db-wal")));
 	printf("{\"bench\":\"controller_apply_unchanged\",\"services\":%zu,\"ms\":%.1f,\"runs\":%d,"
 	       "\"min_ms\":%.1f,\"max_ms\":%.1f,\"server_ms\":%.1f}\n",
 	       d.services, median(same_ms, o->runs), o->runs, bc_pct(same_ms, (size_t)o->runs, 0),
-	       bc_pct(same_ms, (size_t)o->runs, 1), n_srv == 2 * (size_t)o->runs + 1
-	       ? median(srv + 1 + o->runs, o->runs) : -1.0);
+	       bc_pct(same_ms, (size_t)o->runs, 1),
+	       n_srv == 2 * (size_t)o->runs + 1 ? median(srv + 1 + o->runs, o->runs) : -1.0);
 	fflush(stdout);
 out:
 	if (e->vsnd.pid > 0 && waitpid(e->vsnd.pid, &status, WNOHANG) == e->vsnd.pid) {

@@ -30,11 +30,11 @@ struct bc_proc {
 };
 
 struct bc_env {
-	char dir[64];	      /* the temp dir: certificates, stores, configs, logs */
-	char pin_root[128];   /* TESTENV_BPF_FS/vsn-bench-controller-PID: one pin dir per agent */
+	char dir[64];	    /* the temp dir: certificates, stores, configs, logs */
+	char pin_root[128]; /* TESTENV_BPF_FS/vsn-bench-controller-PID: one pin dir per agent */
 	char vsnd_bin[PATH_MAX], agent_bin[PATH_MAX];
 	char token[65];
-	bool keep;	      /* VSN_BENCH_KEEP=1: keep the temp dir (logs) */
+	bool keep; /* VSN_BENCH_KEEP=1: keep the temp dir (logs) */
 	struct bc_proc vsnd;
 	struct bc_proc *agents;
 	size_t n_agents;
@@ -74,7 +74,8 @@ double bc_machine_busy_ms(void);
 /* An API time ("2026-11-27T07:53:30.802Z") in ms since the epoch, or -1. */
 double bc_api_time_ms(const char *s);
 double bc_realtime_ms(void);
-double bc_bpf_maps_mib(void);
+/* The BPF maps the agents hold or pinned under e->pin_root: their memlock in MiB, each once. */
+double bc_agents_maps_mib(const struct bc_env *e);
 long bc_mem_used_kib(void);
 void bc_env_cleanup(struct bc_env *e);
 

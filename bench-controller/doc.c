@@ -18,8 +18,9 @@ int bc_doc_apply(const struct bc_apply_doc *d, unsigned int v, struct bc_buf *ou
 	if (d->slbs < 4 || d->nodes < 1 || d->services > (1u << 22))
 		return -EINVAL;
 	out->len = 0;
-	r |= bc_buf_printf(out, "# vsn-bench-controller: %zu services on %zu nodes, variant %u\n"
-				"nodes:\n",
+	r |= bc_buf_printf(out,
+			   "# vsn-bench-controller: %zu services on %zu nodes, variant %u\n"
+			   "nodes:\n",
 			   d->services, d->nodes, v);
 	for (size_t i = 0; i < d->nodes; i++)
 		r |= bc_buf_printf(out, "  - name: edge-%zu\n", i + 1);
@@ -68,8 +69,9 @@ int bc_doc_push(size_t nodes, size_t services, unsigned int v, struct bc_buf *ou
 	if (services < 1 || services > 250)
 		return -EINVAL;
 	out->len = 0;
-	r |= bc_buf_printf(out, "# vsn-bench-controller: %zu services on %zu nodes, variant %u\n"
-				"nodes:\n",
+	r |= bc_buf_printf(out,
+			   "# vsn-bench-controller: %zu services on %zu nodes, variant %u\n"
+			   "nodes:\n",
 			   services, nodes, v);
 	for (size_t i = 0; i < nodes; i++) {
 		bc_node_name(i, name, sizeof(name));
@@ -77,7 +79,8 @@ int bc_doc_push(size_t nodes, size_t services, unsigned int v, struct bc_buf *ou
 	}
 	r |= bc_buf_printf(out, "slbs:\n");
 	for (size_t i = 0; i < 12; i++)
-		r |= bc_buf_printf(out, "  - name: slb-%02zu\n    address: 10.20.0.%zu\n", i, i + 1);
+		r |= bc_buf_printf(out, "  - name: slb-%02zu\n    address: 10.20.0.%zu\n", i,
+				   i + 1);
 	r |= bc_buf_printf(out, "pools:\n");
 	for (size_t k = 0; k < 4; k++) {
 		r |= bc_buf_printf(out, "  - name: pool-%zu\n    members:\n", k);

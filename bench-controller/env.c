@@ -312,7 +312,8 @@ static void stop_procs(struct bc_proc *ps, size_t n)
 			if (ps[i].pid > 0 && waitpid(ps[i].pid, &st, WNOHANG) == ps[i].pid) {
 				if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
 					fprintf(stderr,
-						"vsn-bench-controller: %s ended by signal %d (log: %s)\n",
+						"vsn-bench-controller: %s ended by signal %d (log: "
+						"%s)\n",
 						ps[i].name, WTERMSIG(st), ps[i].log);
 				ps[i].pid = 0;
 				left--;
@@ -402,7 +403,8 @@ int bc_agents_start(struct bc_env *e, size_t n, const char *const *caps)
 				  "tls:\n  ca: %s\n  cert: %s\n  key: %s\n"
 				  "state_dir: %s\npin_dir: %s/%s\nlog_format: text\n",
 				  name, BC_NODE_PORT, bc_path(e, "certs/ca.crt"),
-				  bc_path(e, "certs/%s.crt", name), bc_path(e, "certs/%s.key", name),
+				  bc_path(e, "certs/%s.crt", name),
+				  bc_path(e, "certs/%s.key", name),
 				  bc_path(e, "nodes/%s/state", name), e->pin_root, name);
 		for (size_t k = 0; caps && caps[k] && !r; k++)
 			r = bc_buf_printf(&cfg, "%s\n", caps[k]);
@@ -520,8 +522,8 @@ double bc_cpu_ms(pid_t pid)
 	s = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
 	fclose(f);
 	/* After the command's ')': state is field 3, utime 14, stime 15. */
-	if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	if (!s ||
+	    sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
@@ -561,29 +563,120 @@ long bc_pss_kib(pid_t pid)
 	return v;
 }
 
-/* Every BPF map on the machine: the sum of their memlock (the kernel's charge), in MiB. */
-double bc_bpf_maps_mib(void)
-{
-	unsigned long long total = 0;
-	__u32 id = 0;
+/* A set of map ids, each counted once. */
+struct map_acc {
+	__u32 *ids;
+	size_t n, cap;
+};
 
-	while (!bpf_map_get_next_id(id, &id)) {
-		char p[64], line[128];
-		int fd = bpf_map_get_fd_by_id(id);
-		FILE *f;
+static void acc_add(struct map_acc *a, __u32 id)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->ids[i] == id)
+			return;
+	if (a->n == a->cap) {
+		__u32 *v = realloc(a->ids, (a->cap ? a->cap * 2 : 1024) * sizeof(*v));
+
+		if (!v)
+			return;
+		a->ids = v;
+		a->cap = a->cap ? a->cap * 2 : 1024;
+	}
+	a->ids[a->n++] = id;
+}
+
+/* One value of an fdinfo file ("map_id", "memlock", "map_type"), or 0. */
+static unsigned long long fdinfo_value(const char *fdinfo, const char *key)
+{
+	unsigned long long v = 0;
+	size_t kl = strlen(key);
+	char line[128];
+	FILE *f = fopen(fdinfo, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':')
+			v = strtoull(line + kl + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static struct map_acc *walk_acc;
+
+static int acc_pinned(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	char fdinfo[64];
+	int fd;
+
+	if (flag != FTW_F)
+		return 0;
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return 0;
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+	if (fdinfo_value(fdinfo, "map_id"))
+		acc_add(walk_acc, (__u32)fdinfo_value(fdinfo, "map_id"));
+	close(fd);
+	return 0;
+}
+
+/*
+ * The maps the agents hold open or pinned under e->pin_root, and the inner maps those map-in-map
+ * tables point to (a generation's maps are reachable only that way): memlock of each, once.
+ */
+double bc_agents_maps_mib(const struct bc_env *e)
+{
+	unsigned long long bytes = 0;
+	struct map_acc a = {0};
+	char p[64], fdinfo[PATH_MAX];
+
+	for (size_t i = 0; i < e->n_agents; i++) {
+		struct dirent *de;
+		DIR *d;
+
+		if (e->agents[i].pid <= 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/fdinfo", (int)e->agents[i].pid);
+		d = opendir(p);
+		while (d && (de = readdir(d))) {
+			snprintf(fdinfo, sizeof(fdinfo), "%s/%s", p, de->d_name);
+			if (de->d_name[0] != '.' && fdinfo_value(fdinfo, "map_id"))
+				acc_add(&a, (__u32)fdinfo_value(fdinfo, "map_id"));
+		}
+		if (d)
+			closedir(d);
+	}
+	walk_acc = &a;
+	nftw(e->pin_root, acc_pinned, 32, FTW_PHYS);
+	for (size_t i = 0; i < a.n; i++) {
+		int fd = bpf_map_get_fd_by_id(a.ids[i]);
+		unsigned long long type;
 
 		if (fd < 0)
 			continue;
-		snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
-		f = fopen(p, "r");
-		while (f && fgets(line, sizeof(line), f))
-			if (!strncmp(line, "memlock:", 8))
-				total += strtoull(line + 8, NULL, 10);
-		if (f)
-			fclose(f);
+		snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+		bytes += fdinfo_value(fdinfo, "memlock");
+		type = fdinfo_value(fdinfo, "map_type");
+		if (type == BPF_MAP_TYPE_ARRAY_OF_MAPS || type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+			struct bpf_map_info info = {0};
+			__u32 len = sizeof(info);
+			char key[64], next[64];
+			void *prev = NULL;
+			__u32 inner;
+
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+			    info.key_size <= sizeof(key))
+				while (!bpf_map_get_next_key(fd, prev, next)) {
+					if (!bpf_map_lookup_elem(fd, next, &inner) && inner)
+						acc_add(&a, inner);
+					memcpy(key, next, info.key_size);
+					prev = key;
+				}
+		}
 		close(fd);
 	}
-	return (double)total / (1024.0 * 1024.0);
+	free(a.ids);
+	return (double)bytes / (1024.0 * 1024.0);
 }
 
 long bc_mem_used_kib(void)
@@ -618,7 +711,6 @@ void bc_env_cleanup(struct bc_env *e)
 	if (e->keep) {
 		write_file(bc_path(e, "KEPT"), "VSN_BENCH_KEEP=1: a later run leaves this dir\n");
 		fprintf(stderr, "vsn-bench-controller: kept %s (VSN_BENCH_KEEP=1)\n", e->dir);
-	}
-	else
+	} else
 		nftw(e->dir, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }

@@ -47,8 +47,12 @@ static int num_arg(const char *s, long lo, long hi, long *ret)
 int main(int argc, char **argv)
 {
 	struct bc_apply_opts ao = {.services = 10000, .nodes = 4, .runs = 5};
-	struct bc_push_opts po = {.nodes = 100, .services = 20, .reps = 50, .poll_ms = 1,
-				  .pause_ms = 500, .connect_timeout_s = 300};
+	struct bc_push_opts po = {.nodes = 100,
+				  .services = 20,
+				  .reps = 50,
+				  .poll_ms = 1,
+				  .pause_ms = 500,
+				  .connect_timeout_s = 300};
 	bool do_apply = true, do_push = true;
 	struct bc_env e = {0};
 	char exe[PATH_MAX], *dir;

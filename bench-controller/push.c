@@ -19,11 +19,7 @@
 
 /* The agents' capacities: small, so that 100 forwarders fit in a test machine's memory. */
 static const char *const agent_caps[] = {
-	"max_flows: 1024",
-	"max_policies: 4096",
-	"max_services: 1024",
-	"max_slbs: 256",
-	NULL,
+	"max_flows: 1024", "max_policies: 4096", "max_services: 1024", "max_slbs: 256", NULL,
 };
 /* vsnd's idea of the nodes' capacities, the same. */
 static const char *const vsnd_caps[] = {
@@ -106,8 +102,8 @@ static double num(json_t *o, const char *key)
 }
 
 /* One change: apply variant v, then wait for its rollout's event. */
-static int one_rep(struct bc_env *e, struct poller *p, const struct bc_push_opts *o,
-		   unsigned int v, struct bc_buf *doc, struct rep *ret)
+static int one_rep(struct bc_env *e, struct poller *p, const struct bc_push_opts *o, unsigned int v,
+		   struct bc_buf *doc, struct rep *ret)
 {
 	char msg[32];
 	json_t *j = NULL, *ev = NULL, *detail;
@@ -131,8 +127,9 @@ static int one_rep(struct bc_env *e, struct poller *p, const struct bc_push_opts
 	if (!r && status != 200)
 		r = -EPROTO;
 	if (!r && !json_is_integer(json_object_get(j, "rollout"))) {
-		fprintf(stderr, "vsn-bench-controller: apply of variant %u started no rollout "
-				"(%zu nodes changed): %.300s\n",
+		fprintf(stderr,
+			"vsn-bench-controller: apply of variant %u started no rollout "
+			"(%zu nodes changed): %.300s\n",
 			v, json_array_size(json_object_get(j, "changed_nodes")), bc_api_body(p->a));
 		r = -EPROTO;
 	}
@@ -149,8 +146,9 @@ static int one_rep(struct bc_env *e, struct poller *p, const struct bc_push_opts
 		if (r || ev)
 			break;
 		if (bc_ms_since(t0) > ROLLOUT_WAIT_MS) {
-			fprintf(stderr, "vsn-bench-controller: rollout %llu: no result event after "
-					"%d ms\n",
+			fprintf(stderr,
+				"vsn-bench-controller: rollout %llu: no result event after "
+				"%d ms\n",
 				(unsigned long long)id, ROLLOUT_WAIT_MS);
 			return -ETIMEDOUT;
 		}
@@ -207,7 +205,8 @@ static int count_sync(struct bc_api *a, struct sync_count *c, json_t **ret_nodes
 		if (!json_is_true(json_object_get(n, "connected")))
 			continue;
 		c->connected++;
-		if (want > 0 && want == json_integer_value(json_object_get(n, "running_generation")))
+		if (want > 0 &&
+		    want == json_integer_value(json_object_get(n, "running_generation")))
 			c->in_sync++;
 	}
 	if (ret_nodes)
@@ -231,8 +230,9 @@ static int wait_all_synced(struct bc_env *e, struct bc_api *a, const struct bc_p
 	while (!bc_stop) {
 		k = bc_agent_exited(e, &status);
 		if (k >= 0) {
-			fprintf(stderr, "vsn-bench-controller: %s ended while starting (%s), "
-					"log %s:\n",
+			fprintf(stderr,
+				"vsn-bench-controller: %s ended while starting (%s), "
+				"log %s:\n",
 				e->agents[k].name, bc_status_str(status), e->agents[k].log);
 			bc_log_tail(e->agents[k].log, 10);
 			return -ECHILD;
@@ -246,8 +246,9 @@ static int wait_all_synced(struct bc_env *e, struct bc_api *a, const struct bc_p
 			}
 		}
 		if (bc_ms_since(last_report) > 5000) {
-			fprintf(stderr, "vsn-bench-controller: %.0f s: %zu of %zu connected, %zu in "
-					"sync\n",
+			fprintf(stderr,
+				"vsn-bench-controller: %.0f s: %zu of %zu connected, %zu in "
+				"sync\n",
 				bc_ms_since(t0) / 1000, c.connected, o->nodes, c.in_sync);
 			last_report = bc_now_ns();
 		}
@@ -257,8 +258,9 @@ static int wait_all_synced(struct bc_env *e, struct bc_api *a, const struct bc_p
 	}
 	if (bc_stop)
 		return -EINTR;
-	fprintf(stderr, "vsn-bench-controller: after %d s only %zu of %zu agents connected and %zu "
-			"in sync\n",
+	fprintf(stderr,
+		"vsn-bench-controller: after %d s only %zu of %zu agents connected and %zu "
+		"in sync\n",
 		o->connect_timeout_s, c.connected, o->nodes, c.in_sync);
 	if (count_sync(a, &c, &nodes) == 0) {
 		int shown = 0;
@@ -323,8 +325,8 @@ static size_t agent_warnings(struct bc_env *e)
 		while (f && fgets(line, sizeof(line), f))
 			if (strstr(line, " warn ") || strstr(line, " error ")) {
 				if (n++ < 10)
-					fprintf(stderr, "vsn-bench-controller: %s: %s", e->agents[i].name,
-						line);
+					fprintf(stderr, "vsn-bench-controller: %s: %s",
+						e->agents[i].name, line);
 			}
 		if (f)
 			fclose(f);
@@ -335,9 +337,9 @@ static size_t agent_warnings(struct bc_env *e)
 int bc_bench_push(struct bc_env *e, const struct bc_push_opts *o)
 {
 	struct rep reps[MAX_REPS];
-	double ms[MAX_REPS], event_ms[MAX_REPS], skew[MAX_REPS], apply_ms[MAX_REPS], prep_srv[MAX_REPS],
-		commit_srv[MAX_REPS], *nprep = NULL, *ncommit = NULL;
-	double connect_s = -1, sync_s = -1, maps0 = 0, maps1 = 0, rss = 0, rss_max = 0, hwm = 0;
+	double ms[MAX_REPS], event_ms[MAX_REPS], skew[MAX_REPS], apply_ms[MAX_REPS],
+		prep_srv[MAX_REPS], commit_srv[MAX_REPS], *nprep = NULL, *ncommit = NULL;
+	double connect_s = -1, sync_s = -1, maps = 0, rss = 0, rss_max = 0, hwm = 0;
 	double pss = 0, cpu_agents = 0, cpu_vsnd = 0, cpu_self = 0, cpu_all = 0;
 	struct poller p = {0};
 	struct bc_buf doc = {0};
@@ -363,7 +365,6 @@ int bc_bench_push(struct bc_env *e, const struct bc_push_opts *o)
 		bc_log_tail(e->vsnd.log, 10);
 		goto out;
 	}
-	maps0 = bc_bpf_maps_mib();
 	mem0 = bc_mem_used_kib();
 	/* The first revision before any node is there: each gets its set when it connects. */
 	r = bc_doc_push(o->nodes, o->services, 0, &doc);
@@ -388,10 +389,11 @@ int bc_bench_push(struct bc_env *e, const struct bc_push_opts *o)
 		r = wait_all_synced(e, p.a, o, &connect_s, &sync_s);
 	if (r)
 		goto out;
-	fprintf(stderr, "vsn-bench-controller: push: %zu agents connected after %.1f s, in sync "
-			"after %.1f s\n",
+	fprintf(stderr,
+		"vsn-bench-controller: push: %zu agents connected after %.1f s, in sync "
+		"after %.1f s\n",
 		o->nodes, connect_s, sync_s);
-	maps1 = bc_bpf_maps_mib();
+	maps = bc_agents_maps_mib(e);
 	mem1 = bc_mem_used_kib();
 	r = bc_api_last_event(p.a, &p.since);
 	if (r)
@@ -416,8 +418,9 @@ int bc_bench_push(struct bc_env *e, const struct bc_push_opts *o)
 			r = -ECHILD;
 			goto out;
 		}
-		fprintf(stderr, "vsn-bench-controller: push %d: %.1f ms (apply answered in %.1f ms; "
-				"vsnd: prepare %.1f ms, commit %.1f ms, skew %.1f ms)%s\n",
+		fprintf(stderr,
+			"vsn-bench-controller: push %d: %.1f ms (apply answered in %.1f ms; "
+			"vsnd: prepare %.1f ms, commit %.1f ms, skew %.1f ms)%s\n",
 			i + 1, reps[i].ms, reps[i].apply_ms, reps[i].prepare_ms, reps[i].commit_ms,
 			reps[i].skew_ms, reps[i].aborted ? " ABORTED" : "");
 		if (reps[i].aborted) {
@@ -442,8 +445,9 @@ int bc_bench_push(struct bc_env *e, const struct bc_push_opts *o)
 	cpu_self += bc_cpu_ms(getpid());
 	cpu_all += bc_machine_busy_ms();
 	if (count_sync(p.a, &c, NULL) == 0 && (c.connected != o->nodes || c.in_sync != o->nodes))
-		fprintf(stderr, "vsn-bench-controller: after the pushes %zu of %zu connected, %zu in "
-				"sync\n",
+		fprintf(stderr,
+			"vsn-bench-controller: after the pushes %zu of %zu connected, %zu in "
+			"sync\n",
 			c.connected, o->nodes, c.in_sync);
 	for (size_t i = 0; i < e->n_agents; i++) {
 		double kib = (double)bc_rss_kib(e->agents[i].pid, "VmRSS");
@@ -463,22 +467,23 @@ int bc_bench_push(struct bc_env *e, const struct bc_push_opts *o)
 	}
 	node_times(e, nprep, &n_np, ncommit, &n_nc, max_times);
 	warns = agent_warnings(e);
-	fprintf(stderr, "vsn-bench-controller: push: %zu polls of GET /v1/events, %.2f ms each "
-			"(plus %.1f ms sleeps); %zu disconnects, %zu Nacks seen; %zu warn/error lines "
-			"in the agents' logs\n",
+	fprintf(stderr,
+		"vsn-bench-controller: push: %zu polls of GET /v1/events, %.2f ms each "
+		"(plus %.1f ms sleeps); %zu disconnects, %zu Nacks seen; %zu warn/error lines "
+		"in the agents' logs\n",
 		p.polls, p.polls ? p.poll_ms_total / (double)p.polls : 0, o->poll_ms, p.disconnects,
 		p.nacks, warns);
 	printf("{\"bench\":\"push\",\"nodes\":%zu,\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
 	       "\"skew_p99_ms\":%.1f,\"reps\":%d,\"aborted\":%zu,\"services\":%zu,"
-	       "\"event_p50_ms\":%.1f,\"event_p99_ms\":%.1f,\"skew_p50_ms\":%.1f,\"apply_p50_ms\":%.1f,\"prepare_p50_ms\":%.1f,"
+	       "\"event_p50_ms\":%.1f,\"event_p99_ms\":%.1f,\"skew_p50_ms\":%.1f,\"apply_p50_ms\":%"
+	       ".1f,\"prepare_p50_ms\":%.1f,"
 	       "\"commit_p50_ms\":%.1f,\"node_prepare_p50_ms\":%.0f,\"node_commit_p50_ms\":%.0f,"
 	       "\"node_commit_p99_ms\":%.0f,\"poll_ms\":%.2f,\"pause_ms\":%.0f}\n",
 	       o->nodes, bc_pct(ms, n_ok, 0.5), bc_pct(ms, n_ok, 0.99), bc_pct(skew, n_ok, 0.99),
 	       o->reps, n_aborted, o->services, bc_pct(event_ms, n_ok, 0.5),
-	       bc_pct(event_ms, n_ok, 0.99), bc_pct(skew, n_ok, 0.5),
-	       bc_pct(apply_ms, n_ok, 0.5), bc_pct(prep_srv, n_ok, 0.5),
-	       bc_pct(commit_srv, n_ok, 0.5), bc_pct(nprep, n_np, 0.5), bc_pct(ncommit, n_nc, 0.5),
-	       bc_pct(ncommit, n_nc, 0.99),
+	       bc_pct(event_ms, n_ok, 0.99), bc_pct(skew, n_ok, 0.5), bc_pct(apply_ms, n_ok, 0.5),
+	       bc_pct(prep_srv, n_ok, 0.5), bc_pct(commit_srv, n_ok, 0.5), bc_pct(nprep, n_np, 0.5),
+	       bc_pct(ncommit, n_nc, 0.5), bc_pct(ncommit, n_nc, 0.99),
 	       o->poll_ms + (p.polls ? p.poll_ms_total / (double)p.polls : 0), o->pause_ms);
 	printf("{\"bench\":\"push_cpu\",\"nodes\":%zu,\"agents_cpu_ms\":%.1f,\"vsnd_cpu_ms\":%.1f,"
 	       "\"bench_cpu_ms\":%.1f,\"other_cpu_ms\":%.1f,\"cpus\":%ld}\n",
@@ -490,8 +495,8 @@ int bc_bench_push(struct bc_env *e, const struct bc_push_opts *o)
 	       "\"agent_rss_max_mib\":%.1f,\"agents_peak_mib\":%.1f,\"vsnd_rss_mib\":%.1f,"
 	       "\"bpf_maps_mib\":%.1f,\"mem_used_mib\":%.1f,\"connect_s\":%.1f,\"sync_s\":%.1f}\n",
 	       o->nodes, rss / 1024, pss / 1024, rss_max / 1024, hwm / 1024,
-	       bc_rss_kib(e->vsnd.pid, "VmRSS") / 1024.0, maps1 - maps0, (mem1 - mem0) / 1024.0,
-	       connect_s, sync_s);
+	       bc_rss_kib(e->vsnd.pid, "VmRSS") / 1024.0, maps, (mem1 - mem0) / 1024.0, connect_s,
+	       sync_s);
 	fflush(stdout);
 out:
 	if (e->vsnd.pid > 0 && waitpid(e->vsnd.pid, &st, WNOHANG) == e->vsnd.pid) {
@@ -502,7 +507,8 @@ out:
 		r = r ? r : -ECHILD;
 	}
 	if (r && r != -EINTR) {
-		fprintf(stderr, "vsn-bench-controller: push failed: %s; vsnd's last log lines (%s):\n",
+		fprintf(stderr,
+			"vsn-bench-controller: push failed: %s; vsnd's last log lines (%s):\n",
 			strerror(-r), e->vsnd.log);
 		bc_log_tail(e->vsnd.log, 15);
 	}

@@ -5,9 +5,10 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 [dataplane|agent|all] [options of the benchmark's program...]" >&2
+	echo "usage: $0 [dataplane|agent|controller|all] [options of the benchmark's program...]" >&2
 	echo "  dataplane: the forwarder per packet, policy set swaps and map memory (vsn-bench)" >&2
 	echo "  agent:     vsn-node's apply time and memory over TLS (vsn-bench-agent)" >&2
+	echo "  controller: vsnd's apply of 10,000 services, its push to 100 agents (vsn-bench-controller)" >&2
 	echo "  all:       every benchmark" >&2
 }
 
