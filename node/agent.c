@@ -257,11 +257,6 @@ int agent_init(struct agent *a, const struct vsn_node_config *cfg)
 	r = tls_load(cfg, &a->ssl);
 	if (r)
 		return r;
-	r = vsn_store_open(cfg->state_dir, &a->store);
-	if (r) {
-		log_err("state", "state_dir=%s cannot be opened: %s", cfg->state_dir, strerror(-r));
-		return r;
-	}
 	r = open_forwarder(a, &adopted);
 	if (r)
 		return r;
@@ -269,6 +264,12 @@ int agent_init(struct agent *a, const struct vsn_node_config *cfg)
 	if (r)
 		return r;
 	a->generation = meta.generation;
+	/* The forwarder's generation settles a staged set a crash left (store.h). */
+	r = vsn_store_open_running(cfg->state_dir, meta.generation, &a->store);
+	if (r) {
+		log_err("state", "state_dir=%s cannot be opened: %s", cfg->state_dir, strerror(-r));
+		return r;
+	}
 	if (adopted)
 		log_info("adopt", "pin_dir=%s layout=%u running_generation=%llu policies=%llu",
 			 cfg->pin_dir, VSN_LAYOUT_VERSION, (unsigned long long)meta.generation,

@@ -402,12 +402,17 @@ void apply_commit(struct agent *a, const Vsn__Commit *c)
 		apply_discard_pending(a);
 		return;
 	}
+	/*
+	 * The Ack goes out at the flip: the nodes of a rollout switch together, and the rename
+	 * below, which makes the staged set the persisted one, is no part of the switch. A crash
+	 * in between leaves the staged set, which the next start settles (store.h).
+	 */
+	a->generation = gen;
+	send_ack(a, gen, false);
 	r = vsn_store_commit_staged(a->store, gen);
 	if (r)
 		log_err("persist", "generation=%llu runs but is not persisted: %s",
 			(unsigned long long)gen, strerror(-r));
-	a->generation = gen;
-	send_ack(a, gen, false);
 	log_applied(a, "commit", a->held.set, t0);
 	ids_from_set(a, a->held.set);
 	apply_discard_pending(a);

@@ -129,7 +129,36 @@ static int remove_staged(int dirfd)
 	return 0;
 }
 
+static int read_file(struct vsn_store *store, const char *name, uint8_t **ret_data, size_t *ret_len,
+		     uint64_t *ret_generation);
+static int sync_dir(struct vsn_store *store);
+
+/*
+ * A staged set a crash left behind: the one the forwarder runs was committed and acknowledged
+ * before it was renamed (the agent answers Commit first), so it becomes the stored set; any
+ * other was prepared and never committed, so nothing may ever commit it.
+ */
+static int settle_staged(struct vsn_store *s, uint64_t running)
+{
+	uint64_t staged;
+	size_t len;
+
+	if (running && !read_file(s, VSN_STORE_STAGED_FILE, NULL, &len, &staged) &&
+	    staged == running) {
+		if (renameat(s->dirfd, VSN_STORE_STAGED_FILE, s->dirfd, VSN_STORE_FILE) < 0)
+			return -errno;
+		return sync_dir(s);
+	}
+	return remove_staged(s->dirfd);
+}
+
 int vsn_store_open(const char *state_dir, struct vsn_store **ret_store)
+{
+	return vsn_store_open_running(state_dir, 0, ret_store);
+}
+
+int vsn_store_open_running(const char *state_dir, uint64_t running_generation,
+			   struct vsn_store **ret_store)
 {
 	struct vsn_store *s;
 	int err;
@@ -145,12 +174,8 @@ int vsn_store_open(const char *state_dir, struct vsn_store **ret_store)
 		goto out;
 	}
 	err = remove_temps(s->dirfd);
-	/*
-	 * A staged set is one a crash left between prepare and commit: its
-	 * two-phase apply was aborted, so nothing may ever commit it.
-	 */
 	if (!err)
-		err = remove_staged(s->dirfd);
+		err = settle_staged(s, running_generation);
 	if (err)
 		goto out;
 	*ret_store = s;

@@ -41,6 +41,13 @@ struct vsn_store;
  * of mkdir/open/unlink.
  */
 int vsn_store_open(const char *state_dir, struct vsn_store **ret_store);
+/*
+ * vsn_store_open() for the agent, which knows the generation its forwarder runs: a staged set
+ * of exactly that generation was committed (the forwarder runs it; the agent acknowledges a
+ * Commit before the rename) and becomes the stored set; any other staged set is removed.
+ */
+int vsn_store_open_running(const char *state_dir, uint64_t running_generation,
+			   struct vsn_store **ret_store);
 void vsn_store_close(struct vsn_store *store);
 
 /*

@@ -462,6 +462,28 @@ static void test_open_removes_staged(void **state)
 	assert_int_equal(stored_gen(f, NULL, 0), 3);
 }
 
+static void test_open_settles_staged_by_running_generation(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *want;
+	size_t want_len;
+
+	save_gen(f, 3);
+	assert_int_equal(stage_gen(f, 4, &want, &want_len), 0);
+	/* A crash after a Commit's flip and Ack, before the rename: the forwarder runs 4. */
+	vsn_store_close(f->store);
+	assert_int_equal(vsn_store_open_running(f->dir, 4, &f->store), 0);
+	assert_false(exists(f->staged));
+	assert_int_equal(stored_gen(f, want, want_len), 4);
+	free(want);
+	/* A staged set the forwarder does not run was never committed: removed. */
+	assert_int_equal(stage_gen(f, 5, NULL, NULL), 0);
+	vsn_store_close(f->store);
+	assert_int_equal(vsn_store_open_running(f->dir, 4, &f->store), 0);
+	assert_false(exists(f->staged));
+	assert_int_equal(stored_gen(f, NULL, 0), 4);
+}
+
 static void test_commit_generation_mismatch(void **state)
 {
 	struct fixture *f = *state;
@@ -545,6 +567,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_nothing_staged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_staged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_removes_staged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_settles_staged_by_running_generation, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_commit_generation_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staged_generations_move_forward, setup,
 						teardown),
