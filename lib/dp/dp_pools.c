@@ -7,6 +7,8 @@
  * the generation becomes reachable.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,6 +74,97 @@ static void pool_members(const struct vsn_dp_pool *p, const __u8 *facts,
 			mb[j].weight = p->members[j].weight;
 }
 
+/*
+ * The Maglev tables built last, by their inputs: a new generation usually keeps most of its
+ * pools as they were (one weight changed, one pool added), and a long-running agent then copies
+ * their tables instead of building them again (building is most of an apply's CPU when pools
+ * are many). Exact: the key is everything a table depends on. Bounded: MAGLEV_CACHE_ENTRIES
+ * table entries in all (8 MiB), the least recently used table going first.
+ */
+#define MAGLEV_CACHE_ENTRIES (1u << 21)
+
+struct cached_table {
+	struct cached_table *next;
+	__u32 m, seed;
+	size_t n;
+	struct vsn_maglev_member *mb;
+	__u32 *table;
+	unsigned long long used;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct cached_table *head;
+	size_t entries;
+	unsigned long long clock;
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void cached_free(struct cached_table *t)
+{
+	free(t->mb);
+	free(t->table);
+	free(t);
+}
+
+/* Copy the cached table of these inputs into table: true, or false when there is none. */
+static bool cache_get(const struct vsn_maglev_member *mb, size_t n, __u32 m, __u32 seed,
+		      __u32 *table)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&cache.lock);
+	for (struct cached_table *t = cache.head; t && !hit; t = t->next)
+		if (t->m == m && t->seed == seed && t->n == n &&
+		    !memcmp(t->mb, mb, n * sizeof(*mb))) {
+			memcpy(table, t->table, m * sizeof(*table));
+			t->used = ++cache.clock;
+			hit = true;
+		}
+	pthread_mutex_unlock(&cache.lock);
+	return hit;
+}
+
+/* Remember a table just built (a failure to remember is no error). */
+static void cache_put(const struct vsn_maglev_member *mb, size_t n, __u32 m, __u32 seed,
+		      const __u32 *table)
+{
+	struct cached_table *t, **pp, **oldest;
+
+	if (m > MAGLEV_CACHE_ENTRIES)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	t->mb = malloc(n * sizeof(*mb));
+	t->table = malloc(m * sizeof(*table));
+	if (!t->mb || !t->table) {
+		cached_free(t);
+		return;
+	}
+	memcpy(t->mb, mb, n * sizeof(*mb));
+	memcpy(t->table, table, m * sizeof(*table));
+	t->m = m;
+	t->seed = seed;
+	t->n = n;
+	pthread_mutex_lock(&cache.lock);
+	while (cache.head && cache.entries + m > MAGLEV_CACHE_ENTRIES) {
+		oldest = &cache.head;
+		for (pp = &cache.head; *pp; pp = &(*pp)->next)
+			if ((*pp)->used < (*oldest)->used)
+				oldest = pp;
+		struct cached_table *gone = *oldest;
+
+		*oldest = gone->next;
+		cache.entries -= gone->m;
+		cached_free(gone);
+	}
+	t->used = ++cache.clock;
+	t->next = cache.head;
+	cache.head = t;
+	cache.entries += m;
+	pthread_mutex_unlock(&cache.lock);
+}
+
 /* Entries the pool definitions take after the tables: two per word. */
 static size_t defs_entries(const struct vsn_dp_pool *pools, size_t n)
 {
@@ -109,7 +202,11 @@ int dp_maglev_create(const struct vsn_dp_pool *pools, size_t n, __u32 m, __u32 s
 	}
 	for (size_t i = 0; i < n && !r; i++) {
 		pool_members(&pools[i], facts, mb);
-		r = vsn_maglev_build(mb, pools[i].n_members, m, seed, table);
+		if (!cache_get(mb, pools[i].n_members, m, seed, table)) {
+			r = vsn_maglev_build(mb, pools[i].n_members, m, seed, table);
+			if (!r)
+				cache_put(mb, pools[i].n_members, m, seed, table);
+		}
 		for (__u32 j = 0; j < m && !r; j++)
 			*entry(mem, (size_t)i * m + j) = table[j];
 	}
