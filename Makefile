@@ -373,3 +373,12 @@ $(BENCH_CTL_SRCS:%.c=$(B)/obj/%.o): $(wildcard bench-controller/*.h)
 $(B)/vsn-bench-controller: $(BENCH_CTL_SRCS:%.c=$(B)/obj/%.o) $(TESTENV_SRCS:%.c=$(B)/obj/%.o) $(B)/libvsntls.a $(B)/libvsndp.a | $(B)/vsn-node $(B)/vsnd
 	$(CC) -o $@ $^ -lcurl -ljansson -lssl -lcrypto $(LDLIBS)
 all: $(B)/vsn-bench-controller
+
+# Traffic per service from the nodes' Stats (lib/ctl/traffic.c), a pure part of libvsnctl.
+define traffic_test_variant
+$(1)/tests/unit/test_traffic: $(1)/obj/tests/unit/test_traffic.o $(1)/libvsnctl.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ -lm -lcmocka
+endef
+$(eval $(call traffic_test_variant,$(B),))
+$(eval $(call traffic_test_variant,$(B)/san,$(SANFLAGS)))

@@ -332,13 +332,22 @@ static int op_status(void *arg, json_t **ret, struct vsn_api_err *err)
 
 	for (size_t i = 0; st && i < st->n_services; i++) {
 		const struct vsn_state_service *vs = &st->services[i];
+		json_t *traffic = json_null();
+		double pps, bps;
+		uint32_t id;
+
+		/* Known once some node reported two Stats for it; unknown is null, not zero. */
+		if (!vsn_db_id_get(c->db, VSN_DB_ID_SERVICE, vs->name, &id) &&
+		    !vsn_traffic_rate(c->traffic, id, &pps, &bps))
+			traffic = json_pack("{s:f, s:f}", "pps", pps, "bps", bps);
 
 		json_array_append_new(
 			services,
-			json_pack("{s:s, s:s, s:b, s:s}", "name", vs->name, "configuration",
+			json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", vs->name, "configuration",
 				  vs->default_config->name, "pinned", 0, "reason",
 				  vs->n_configs > 1 ? "default: conditions are not evaluated yet"
-						    : "default: the only configuration"));
+						    : "default: the only configuration",
+				  "traffic", traffic));
 	}
 	for (size_t i = 0; st && i < st->n_slbs; i++) {
 		const struct vsn_state_slb *s = &st->slbs[i];

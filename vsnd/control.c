@@ -935,7 +935,17 @@ void vsnd_control_on_event(struct vsnd_control *c, const struct vsn_ctl_event *e
 		      json_pack("{s:s?, s:I, s:s?}", "address", ev->address, "running",
 				(json_int_t)ev->running, "software", ev->software_version));
 		break;
+	case VSN_CTL_EV_STATS: {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		vsn_traffic_update(c->traffic, ev->node,
+				   (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+				   ev->services, ev->n_services);
+		break;
+	}
 	case VSN_CTL_EV_DISCONNECTED:
+		vsn_traffic_forget(c->traffic, ev->node);
 		event(c, "node-disconnected", ev->node, json_pack("{s:s?}", "reason", ev->reason));
 		break;
 	case VSN_CTL_EV_NACK:
@@ -1032,6 +1042,8 @@ int vsnd_control_start(struct vsnd *d)
 		return -ENOMEM;
 	c->d = d;
 	d->control = c;
+	if (vsn_traffic_new(0, &c->traffic))
+		return -ENOMEM;
 	r = vsn_db_open(d->o.db, &c->db, err);
 	if (r) {
 		log_err("start", "store=%s error=\"%s\"", d->o.db, err);
@@ -1080,6 +1092,7 @@ void vsnd_control_stop(struct vsnd *d)
 		return;
 	vsn_api_free(c->api);
 	vsn_db_close(c->db);
+	vsn_traffic_free(c->traffic);
 	vsn_state_free(c->st);
 	free(c->doc);
 	free(c->doc_name);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "ctl.h"
+#include "traffic.h"
 #include "state.h"
 #include "store/store.h"
 #include "vsn_api.h"
@@ -82,6 +83,8 @@ struct vsnd_control {
 	uint64_t prev_revision;
 	struct vsnd_changes pending;
 	struct vsnd_metrics m;
+	/* Packets and bits per second per service, from the nodes' Stats (lib/ctl/traffic.h). */
+	struct vsn_traffic *traffic;
 	/* Since when each node has had its desired generation (for lag). */
 	struct {
 		char *node;

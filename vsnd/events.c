@@ -83,6 +83,11 @@ void vsnd_on_event(const struct vsn_ctl_event *ev, void *arg)
 	case VSN_CTL_EV_NACK:
 		log_nack(d, ev);
 		break;
+	case VSN_CTL_EV_STATS:
+		log_debug("stats", "node=%s generation=%llu services=%zu slbs=%zu",
+			  Q(ev->node, node), (unsigned long long)ev->generation, ev->n_services,
+			  ev->n_slbs);
+		break;
 	}
 }
 

@@ -68,6 +68,12 @@ size_t vsn_ctl_set_size(const struct vsn_ctl_set *set);
 /* Whether a and b serialize to the same bytes (so the same set, generation included). */
 bool vsn_ctl_set_equal(const struct vsn_ctl_set *a, const struct vsn_ctl_set *b);
 
+struct vsn_ctl_counter {
+	uint32_t id;
+	uint64_t packets;
+	uint64_t bytes;
+};
+
 enum vsn_ctl_event_type {
 	/* A node said a valid Hello: node, address, generation (its running one), software. */
 	VSN_CTL_EV_CONNECTED,
@@ -90,6 +96,8 @@ enum vsn_ctl_event_type {
 	VSN_CTL_EV_ACK,
 	/* Nack: generation, code, message, bad_entry; running is the node's generation. */
 	VSN_CTL_EV_NACK,
+	/* Stats: generation; services and slbs, the node's cumulative counters (debug-level). */
+	VSN_CTL_EV_STATS,
 };
 
 struct vsn_ctl_event {
@@ -110,6 +118,10 @@ struct vsn_ctl_event {
 	Vsn__NackCode code; /* NACK */
 	const char *message;
 	uint64_t bad_entry; /* NACK: 1 + the entry's index, 0: none */
+	size_t n_services;  /* STATS */
+	const struct vsn_ctl_counter *services;
+	size_t n_slbs;
+	const struct vsn_ctl_counter *slbs;
 };
 
 struct vsn_ctl_opts {
@@ -274,12 +286,6 @@ enum vsn_ctl_sync {
 };
 
 const char *vsn_ctl_sync_name(enum vsn_ctl_sync s);
-
-struct vsn_ctl_counter {
-	uint32_t id;
-	uint64_t packets;
-	uint64_t bytes;
-};
 
 struct vsn_ctl_node_status {
 	const char *node;

@@ -337,6 +337,19 @@ static void on_stats(struct sess *s, const Vsn__Stats *st)
 	n->stats_gen = st->generation;
 	n->stats_at = ctl_now();
 	n->running = st->generation;
+
+	struct vsn_ctl_event ev = {
+		.type = VSN_CTL_EV_STATS,
+		.node = n->name,
+		.generation = st->generation,
+		.running = n->running,
+		.n_services = n->n_svc,
+		.services = n->svc,
+		.n_slbs = n->n_slb,
+		.slbs = n->slb,
+	};
+
+	ctl_emit(s->ctl, &ev);
 }
 
 static void send_keepalive(struct sess *s)
