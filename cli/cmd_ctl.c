@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The commands that talk to the controller's API: apply, diff, history, rollback, events,
- * status, drain, undrain, get state. Each states the options it takes in its spec; one parser
- * reads them all, with the shared ones (ctl_opts_take).
+ * status, drain, undrain, pin, unpin, get state. Each states the options it takes in its spec; one
+ * parser reads them all, with the shared ones (ctl_opts_take).
  */
 #include <errno.h>
 #include <limits.h>
@@ -38,11 +38,12 @@ struct spec {
 	unsigned int opts;
 	const char *pos; /* the positional argument's name; NULL: none */
 	const char *usage;
+	const char *pos2; /* a second positional argument's name; NULL: none */
 };
 
 struct args {
 	struct ctl_opts o;
-	const char *file, *message, *author, *pos;
+	const char *file, *message, *author, *pos, *pos2;
 	bool follow;
 	bool has_since;
 	unsigned long since, limit;
@@ -104,6 +105,8 @@ static int parse(const struct spec *sp, int argc, char **argv, struct args *a)
 			continue;
 		if (sp->pos && !a->pos && argv[i][0] != '-')
 			a->pos = argv[i];
+		else if (sp->pos2 && a->pos && !a->pos2 && argv[i][0] != '-')
+			a->pos2 = argv[i];
 		else
 			return usage_err(sp, "unexpected '%s'", argv[i]);
 	}
@@ -111,6 +114,8 @@ static int parse(const struct spec *sp, int argc, char **argv, struct args *a)
 		return usage_err(sp, "%s is required", "-f FILE");
 	if (sp->pos && !a->pos)
 		return usage_err(sp, "%s is required", sp->pos);
+	if (sp->pos2 && !a->pos2)
+		return usage_err(sp, "%s is required", sp->pos2);
 	return 0;
 }
 
@@ -247,21 +252,21 @@ static int document_cmd(const struct spec *sp, int argc, char **argv, const char
 int cmd_apply(int argc, char **argv)
 {
 	static const struct spec sp = {"apply", O_FILE | O_MESSAGE | O_AUTHOR, NULL,
-				       "apply -f FILE [-m MESSAGE] [--author NAME]"};
+				       "apply -f FILE [-m MESSAGE] [--author NAME]", NULL};
 
 	return document_cmd(&sp, argc, argv, "/v1/apply", ctl_fmt_revision);
 }
 
 int cmd_diff(int argc, char **argv)
 {
-	static const struct spec sp = {"diff", O_FILE, NULL, "diff -f FILE"};
+	static const struct spec sp = {"diff", O_FILE, NULL, "diff -f FILE", NULL};
 
 	return document_cmd(&sp, argc, argv, "/v1/diff", ctl_fmt_diff);
 }
 
 int cmd_history(int argc, char **argv)
 {
-	static const struct spec sp = {"history", O_LIMIT, NULL, "history [--limit N]"};
+	static const struct spec sp = {"history", O_LIMIT, NULL, "history [--limit N]", NULL};
 	struct args a;
 	char path[64];
 	int r = parse(&sp, argc, argv, &a);
@@ -275,7 +280,7 @@ int cmd_history(int argc, char **argv)
 int cmd_rollback(int argc, char **argv)
 {
 	static const struct spec sp = {"rollback", O_MESSAGE | O_AUTHOR, "REV",
-				       "rollback REV [-m MESSAGE] [--author NAME]"};
+				       "rollback REV [-m MESSAGE] [--author NAME]", NULL};
 	unsigned long rev;
 	json_t *req;
 	struct args a;
@@ -299,7 +304,7 @@ int cmd_rollback(int argc, char **argv)
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct spec sp = {"status", 0, NULL, "status"};
+	static const struct spec sp = {"status", 0, NULL, "status", NULL};
 	struct args a;
 	int r = parse(&sp, argc, argv, &a);
 
@@ -332,16 +337,60 @@ static int slb_cmd(const struct spec *sp, int argc, char **argv)
 
 int cmd_drain(int argc, char **argv)
 {
-	static const struct spec sp = {"drain", O_AUTHOR, "SLB", "drain SLB [--author NAME]"};
+	static const struct spec sp = {"drain", O_AUTHOR, "SLB", "drain SLB [--author NAME]", NULL};
 
 	return slb_cmd(&sp, argc, argv);
 }
 
 int cmd_undrain(int argc, char **argv)
 {
-	static const struct spec sp = {"undrain", O_AUTHOR, "SLB", "undrain SLB [--author NAME]"};
+	static const struct spec sp = {"undrain", O_AUTHOR, "SLB", "undrain SLB [--author NAME]",
+				       NULL};
 
 	return slb_cmd(&sp, argc, argv);
+}
+
+/* pin SERVICE CONFIGURATION, or unpin SERVICE (sp->pos2 NULL). */
+static int pin_cmd(const struct spec *sp, int argc, char **argv)
+{
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789-";
+	char path[160], who[512];
+	json_t *req;
+	struct args a;
+	int r = parse(sp, argc, argv, &a);
+
+	if (r)
+		return r;
+	if (strspn(a.pos, name_chars) != strlen(a.pos) ||
+	    snprintf(path, sizeof(path), "/v1/services/%s/%s", a.pos, sp->name) >=
+		    (int)sizeof(path))
+		return usage_err(sp, "'%s' is no service name ([a-z0-9-], at most 63)", a.pos);
+	req = json_object();
+	if (!req)
+		return vsn_err(-ENOMEM, "%s", sp->name);
+	if (set_str(sp, req, "author", author(&a, who, sizeof(who))) ||
+	    (a.pos2 && set_str(sp, req, "configuration", a.pos2))) {
+		json_decref(req);
+		return 1;
+	}
+	return call(sp, &a, req, "POST", path, ctl_fmt_pin);
+}
+
+int cmd_pin(int argc, char **argv)
+{
+	static const struct spec sp = {"pin", O_AUTHOR, "SERVICE",
+				       "pin SERVICE CONFIGURATION [--author NAME]",
+				       "CONFIGURATION"};
+
+	return pin_cmd(&sp, argc, argv);
+}
+
+int cmd_unpin(int argc, char **argv)
+{
+	static const struct spec sp = {"unpin", O_AUTHOR, "SERVICE",
+				       "unpin SERVICE [--author NAME]", NULL};
+
+	return pin_cmd(&sp, argc, argv);
 }
 
 /* The document as it was applied, byte for byte. */
@@ -357,7 +406,7 @@ static int print_document(FILE *f, const json_t *state)
 
 int cmd_get_state(int argc, char **argv)
 {
-	static const struct spec sp = {"get state", 0, NULL, "get state"};
+	static const struct spec sp = {"get state", 0, NULL, "get state", NULL};
 	struct args a;
 	int r = parse(&sp, argc, argv, &a);
 
@@ -446,7 +495,7 @@ static int follow_events(struct args *a, struct ctl_client *cl)
 int cmd_events(int argc, char **argv)
 {
 	static const struct spec sp = {"events", O_FOLLOW | O_SINCE | O_LIMIT, NULL,
-				       "events [--follow] [--since ID] [--limit N]"};
+				       "events [--follow] [--since ID] [--limit N]", NULL};
 	struct ctl_client *cl = NULL;
 	struct args a;
 	int r = parse(&sp, argc, argv, &a);

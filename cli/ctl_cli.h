@@ -26,6 +26,8 @@ int cmd_events(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
+int cmd_pin(int argc, char **argv);
+int cmd_unpin(int argc, char **argv);
 int cmd_get_state(int argc, char **argv);
 
 #define CTL_DEFAULT_SERVER "https://127.0.0.1:7443"
@@ -111,6 +113,8 @@ int ctl_fmt_diff(FILE *f, const json_t *diff);
 int ctl_fmt_revision(FILE *f, const json_t *res);
 /* POST /v1/slbs/NAME/drain and /undrain */
 int ctl_fmt_slb(FILE *f, const json_t *res);
+/* POST /v1/services/NAME/pin and /unpin */
+int ctl_fmt_pin(FILE *f, const json_t *res);
 /* A JSON value as -o json prints it: indented, and a newline. */
 int ctl_fmt_json(FILE *f, const json_t *v);
 

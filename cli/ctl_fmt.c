@@ -440,6 +440,23 @@ int ctl_fmt_slb(FILE *f, const json_t *res)
 	return r;
 }
 
+int ctl_fmt_pin(FILE *f, const json_t *res)
+{
+	const char *svc = json_string_value(json_object_get(res, "service"));
+	const char *cfg = json_string_value(json_object_get(res, "configuration"));
+	char *list = text(json_object_get(res, "changed_nodes"));
+
+	if (!list)
+		return -ENOMEM;
+	if (cfg)
+		fprintf(f, "%s: pinned to %s", svc ? svc : "?", cfg);
+	else
+		fprintf(f, "%s: unpinned, its conditions decide again", svc ? svc : "?");
+	fprintf(f, "; changed nodes: %s\n", *list ? list : "none");
+	free(list);
+	return 0;
+}
+
 int ctl_fmt_json(FILE *f, const json_t *v)
 {
 	if (json_dumpf(v, f, JSON_INDENT(2)))

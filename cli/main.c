@@ -56,6 +56,9 @@ static const struct vsn_cmd cmds[] = {
 	 "no new flows to SLB (established ones stay), on every node at once", cmd_drain},
 	{"undrain", NULL, "SLB [--author NAME]", "SLB up again, on every node at once",
 	 cmd_undrain},
+	{"pin", NULL, "SERVICE CONFIGURATION [--author NAME]",
+	 "run that configuration of SERVICE whatever its conditions, until unpin", cmd_pin},
+	{"unpin", NULL, "SERVICE [--author NAME]", "SERVICE's conditions decide again", cmd_unpin},
 	{"get", "state", "", "the desired-state document in force, as it was applied",
 	 cmd_get_state},
 };

@@ -299,6 +299,15 @@ static int node_status_cb(const struct vsn_ctl_node_status *st, void *arg)
 	return 0;
 }
 
+/* Whether service has a pin that names no configuration of it (the document changed). */
+static bool pin_lost(const struct vsnd_control *c, const struct vsn_state_service *vs)
+{
+	for (size_t i = 0; i < c->n_pins; i++)
+		if (!strcmp(c->pins[i].service, vs->name))
+			return !vsn_state_config_find(vs, c->pins[i].configuration);
+	return false;
+}
+
 static int cmp_by_name(const void *a, const void *b)
 {
 	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
@@ -333,21 +342,29 @@ static int op_status(void *arg, json_t **ret, struct vsn_api_err *err)
 	for (size_t i = 0; st && i < st->n_services; i++) {
 		const struct vsn_state_service *vs = &st->services[i];
 		json_t *traffic = json_null();
+		const struct vsnd_pin *pin;
+		const struct vsn_state_config *cfg = vsnd_control_active(c, vs, &pin);
 		double pps, bps;
+		char why[512];
 		uint32_t id;
+
+		if (pin)
+			snprintf(why, sizeof(why), "pinned by %s", pin->author);
+		else if (vs->n_configs > 1)
+			snprintf(why, sizeof(why), "default: conditions are not evaluated yet%s",
+				 pin_lost(c, vs) ? "; its pin names no configuration of it" : "");
+		else
+			snprintf(why, sizeof(why), "default: the only configuration");
 
 		/* Known once some node reported two Stats for it; unknown is null, not zero. */
 		if (!vsn_db_id_get(c->db, VSN_DB_ID_SERVICE, vs->name, &id) &&
 		    !vsn_traffic_rate(c->traffic, id, &pps, &bps))
 			traffic = json_pack("{s:f, s:f}", "pps", pps, "bps", bps);
 
-		json_array_append_new(
-			services,
-			json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", vs->name, "configuration",
-				  vs->default_config->name, "pinned", 0, "reason",
-				  vs->n_configs > 1 ? "default: conditions are not evaluated yet"
-						    : "default: the only configuration",
-				  "traffic", traffic));
+		json_array_append_new(services,
+				      json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", vs->name,
+						"configuration", cfg->name, "pinned", pin != NULL,
+						"reason", why, "traffic", traffic));
 	}
 	for (size_t i = 0; st && i < st->n_slbs; i++) {
 		const struct vsn_state_slb *s = &st->slbs[i];
@@ -404,6 +421,40 @@ static int op_undrain(void *arg, const struct vsn_api_slb_req *req, json_t **ret
 	return slb_op(arg, req, false, ret, err);
 }
 
+static int pin_op(struct vsnd_control *c, const struct vsn_api_pin_req *req, json_t **ret,
+		  struct vsn_api_err *err)
+{
+	struct vsnd_changes ch = {0};
+	json_t *nodes;
+	int r;
+
+	r = vsnd_control_pin(c, req->service, req->configuration, req->author, &ch, err);
+	if (r)
+		return r;
+	nodes = json_array();
+	for (size_t i = 0; i < ch.n; i++)
+		json_array_append_new(nodes, json_string(ch.c[i].node));
+	*ret = json_pack("{s:s, s:s?, s:o}", "service", req->service, "configuration",
+			 req->configuration, "changed_nodes", nodes);
+	vsnd_changes_free(&ch);
+	return 0;
+}
+
+static int op_pin(void *arg, const struct vsn_api_pin_req *req, json_t **ret,
+		  struct vsn_api_err *err)
+{
+	return pin_op(arg, req, ret, err);
+}
+
+static int op_unpin(void *arg, const struct vsn_api_pin_req *req, json_t **ret,
+		    struct vsn_api_err *err)
+{
+	struct vsn_api_pin_req r = *req;
+
+	r.configuration = NULL;
+	return pin_op(arg, &r, ret, err);
+}
+
 static int op_state(void *arg, json_t **ret, struct vsn_api_err *err)
 {
 	struct vsnd_control *c = arg;
@@ -429,6 +480,8 @@ const struct vsn_api_ops vsnd_api_ops = {
 	.status = op_status,
 	.drain = op_drain,
 	.undrain = op_undrain,
+	.pin = op_pin,
+	.unpin = op_unpin,
 	.state = op_state,
 	.metrics = op_metrics,
 };

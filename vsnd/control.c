@@ -26,6 +26,7 @@
 #define META_DRAINED "drained"
 /* The revision in force: the newest one, unless its rollout was aborted. */
 #define META_IN_FORCE "revision_in_force"
+#define META_PINS "pins"
 
 void vsnd_changes_free(struct vsnd_changes *ch)
 {
@@ -103,6 +104,32 @@ static int env_id(void *arg, enum vsn_compile_id_kind kind, const char *key, uin
 	return r;
 }
 
+static const struct vsnd_pin *pin_find(const struct vsnd_control *c, const char *service)
+{
+	for (size_t i = 0; i < c->n_pins; i++)
+		if (!strcmp(c->pins[i].service, service))
+			return &c->pins[i];
+	return NULL;
+}
+
+const struct vsn_state_config *vsnd_control_active(const struct vsnd_control *c,
+						   const struct vsn_state_service *vs,
+						   const struct vsnd_pin **ret_pin)
+{
+	const struct vsnd_pin *p = pin_find(c, vs->name);
+	const struct vsn_state_config *cfg = p ? vsn_state_config_find(vs, p->configuration) : NULL;
+
+	if (ret_pin)
+		*ret_pin = cfg ? p : NULL;
+	/* Conditions are evaluated with issue 8: until then, the default. */
+	return cfg ? cfg : vs->default_config;
+}
+
+static const struct vsn_state_config *env_active(void *arg, const struct vsn_state_service *vs)
+{
+	return vsnd_control_active(((struct env_arg *)arg)->c, vs, NULL);
+}
+
 static enum vsn_slb_state env_slb_state(void *arg, const struct vsn_state_slb *slb)
 {
 	struct env_arg *ea = arg;
@@ -118,7 +145,8 @@ static int node_set(struct vsnd_control *c, const struct vsn_state *st, const ch
 		    struct vsn_dp_set **ret)
 {
 	struct env_arg ea = {.c = c};
-	struct vsn_compile_env env = {.id = env_id, .slb_state = env_slb_state, .arg = &ea};
+	struct vsn_compile_env env = {
+		.id = env_id, .active = env_active, .slb_state = env_slb_state, .arg = &ea};
 
 	return vsn_compile_node(st, node, 0, &env, ret);
 }
@@ -791,6 +819,166 @@ int vsnd_control_diff_nodes(struct vsnd_control *c, const struct vsn_state *next
 	return 0;
 }
 
+static void pins_free(struct vsnd_control *c)
+{
+	for (size_t i = 0; i < c->n_pins; i++) {
+		free(c->pins[i].service);
+		free(c->pins[i].configuration);
+		free(c->pins[i].author);
+	}
+	free(c->pins);
+	c->pins = NULL;
+	c->n_pins = 0;
+}
+
+static int pin_add(struct vsnd_control *c, const char *service, const char *cfg, const char *author,
+		   int64_t at_ms)
+{
+	struct vsnd_pin *v = realloc(c->pins, (c->n_pins + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	c->pins = v;
+	v = &c->pins[c->n_pins];
+	v->service = strdup(service);
+	v->configuration = strdup(cfg);
+	v->author = strdup(author);
+	v->at_ms = at_ms;
+	if (!v->service || !v->configuration || !v->author) {
+		free(v->service);
+		free(v->configuration);
+		free(v->author);
+		return -ENOMEM;
+	}
+	c->n_pins++;
+	return 0;
+}
+
+static void pin_remove(struct vsnd_control *c, const char *service)
+{
+	for (size_t i = 0; i < c->n_pins; i++)
+		if (!strcmp(c->pins[i].service, service)) {
+			free(c->pins[i].service);
+			free(c->pins[i].configuration);
+			free(c->pins[i].author);
+			c->pins[i] = c->pins[--c->n_pins];
+			return;
+		}
+}
+
+static char *pins_json(const struct vsnd_control *c)
+{
+	json_t *a = json_array();
+	char *t;
+
+	for (size_t i = 0; i < c->n_pins; i++)
+		json_array_append_new(
+			a, json_pack("{s:s, s:s, s:s, s:I}", "service", c->pins[i].service,
+				     "configuration", c->pins[i].configuration, "author",
+				     c->pins[i].author, "at_ms", (json_int_t)c->pins[i].at_ms));
+	t = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return t;
+}
+
+static int pins_load(struct vsnd_control *c)
+{
+	char *text = NULL;
+	json_t *a, *e;
+	size_t i;
+	int r = vsn_db_meta_get_text(c->db, META_PINS, &text);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r)
+		return r;
+	a = json_loads(text, 0, NULL);
+	free(text);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return -EBADMSG;
+	}
+	json_array_foreach(a, i, e)
+	{
+		const char *sv = json_string_value(json_object_get(e, "service"));
+		const char *cf = json_string_value(json_object_get(e, "configuration"));
+		const char *au = json_string_value(json_object_get(e, "author"));
+
+		if (sv && cf &&
+		    (r = pin_add(c, sv, cf, au ? au : "",
+				 json_integer_value(json_object_get(e, "at_ms")))))
+			break;
+	}
+	json_decref(a);
+	return r;
+}
+
+int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *configuration,
+		     const char *author, struct vsnd_changes *ret, struct vsn_api_err *err)
+{
+	const struct vsn_state_service *vs = c->st ? vsn_state_service_find(c->st, service) : NULL;
+	const struct vsnd_pin *old = pin_find(c, service);
+	struct vsnd_changes ch = {0};
+	struct names nodes = {0};
+	char *prev_cfg = NULL, *prev_author = NULL, *text;
+	int64_t prev_at = 0;
+	int r;
+
+	if (!vs)
+		return vsn_api_fail(err, -ENOENT, 404, "no service '%s' in the document in force",
+				    service);
+	if (configuration && !vsn_state_config_find(vs, configuration))
+		return vsn_api_fail(err, -ENOENT, 404, "service '%s' has no configuration '%s'",
+				    service, configuration);
+	if (c->rollout_running)
+		return vsn_api_fail(err, -EBUSY, 409, "rollout %llu is still running",
+				    (unsigned long long)c->rollout_id);
+	/* Keep the old pin to put it back should the store refuse. */
+	if (old) {
+		prev_cfg = strdup(old->configuration);
+		prev_author = strdup(old->author);
+		prev_at = old->at_ms;
+	}
+	pin_remove(c, service);
+	r = configuration ? pin_add(c, service, configuration, author, now_ms()) : 0;
+	text = r ? NULL : pins_json(c);
+	r = r ? r : text ? vsn_db_begin(c->db) : -ENOMEM;
+	if (!r) {
+		r = vsn_db_meta_set_text(c->db, META_PINS, text);
+		if (!r)
+			r = recompile(c, c->st, true, &ch, &nodes, NULL, NULL);
+		if (!r)
+			r = vsn_db_commit(c->db);
+		if (r)
+			vsn_db_rollback(c->db);
+	}
+	free(text);
+	names_free(&nodes);
+	if (r) {
+		pin_remove(c, service);
+		if (prev_cfg && prev_author)
+			pin_add(c, service, prev_cfg, prev_author, prev_at);
+		free(prev_cfg);
+		free(prev_author);
+		vsnd_changes_free(&ch);
+		return vsn_api_fail(err, r, 500, "not stored: %s", vsn_db_errmsg(c->db));
+	}
+	event(c, configuration ? "pin" : "unpin", service,
+	      json_pack("{s:s?, s:s?, s:s, s:o}", "configuration", configuration, "previous",
+			prev_cfg, "author", author, "changed", changes_json(&ch)));
+	log_info(configuration ? "pin" : "unpin", "service=%s configuration=%s previous=%s",
+		 service, configuration ? configuration : "-", prev_cfg ? prev_cfg : "-");
+	free(prev_cfg);
+	free(prev_author);
+	/* An operator's override, like a drain: to each node at once. */
+	for (size_t i = 0; i < ch.n; i++) {
+		desired_since(c, ch.c[i].node, ch.c[i].generation);
+		vsn_ctl_set_node(c->d->ctl, ch.c[i].node, ch.c[i].set, 0);
+	}
+	*ret = ch;
+	return 0;
+}
+
 bool vsnd_control_drained(const struct vsnd_control *c, const char *slb)
 {
 	for (size_t i = 0; i < c->n_drained; i++)
@@ -1051,6 +1239,8 @@ int vsnd_control_start(struct vsnd *d)
 	}
 	r = drained_load(c);
 	if (!r)
+		r = pins_load(c);
+	if (!r)
 		r = load_in_force(c);
 	if (!r)
 		r = vsn_db_nodes_list(c->db, desire_stored, c);
@@ -1097,6 +1287,7 @@ void vsnd_control_stop(struct vsnd *d)
 	free(c->doc);
 	free(c->doc_name);
 	prev_free(c);
+	pins_free(c);
 	for (size_t i = 0; i < c->n_drained; i++)
 		free(c->drained[i]);
 	free(c->drained);

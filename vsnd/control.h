@@ -83,6 +83,12 @@ struct vsnd_control {
 	uint64_t prev_revision;
 	struct vsnd_changes pending;
 	struct vsnd_metrics m;
+	/* Operators' pins (vsn pin), kept in the store's meta "pins" as JSON. */
+	struct vsnd_pin {
+		char *service, *configuration, *author;
+		int64_t at_ms;
+	} * pins;
+	size_t n_pins;
 	/* Packets and bits per second per service, from the nodes' Stats (lib/ctl/traffic.h). */
 	struct vsn_traffic *traffic;
 	/* Since when each node has had its desired generation (for lag). */
@@ -134,6 +140,17 @@ double vsnd_control_lag_ms(struct vsnd_control *c, const char *node, uint64_t de
 int vsnd_control_drain(struct vsnd_control *c, const char *slb, bool drain, const char *author,
 		       bool *ret_changed, struct vsn_api_err *err);
 bool vsnd_control_drained(const struct vsnd_control *c, const char *slb);
+/*
+ * Pin a service to one of its configurations (configuration NULL: unpin): pushed to every node
+ * of the service at once, recorded as an event, kept across applies while the document has that
+ * configuration.
+ */
+int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *configuration,
+		     const char *author, struct vsnd_changes *ret, struct vsn_api_err *err);
+/* The configuration service runs now and why (a sentence into why). */
+const struct vsn_state_config *vsnd_control_active(const struct vsnd_control *c,
+						   const struct vsn_state_service *vs,
+						   const struct vsnd_pin **ret_pin);
 /* Record a node event of libvsnctl (the store's events, the metrics). */
 void vsnd_control_on_event(struct vsnd_control *c, const struct vsn_ctl_event *ev);
 void vsnd_changes_free(struct vsnd_changes *ch);

@@ -105,7 +105,7 @@ int vsnd_metrics_write(struct vsnd_control *c, FILE *out)
 		const struct vsn_state_service *vs = &c->st->services[i];
 
 		fprintf(out, "vsn_active_configuration{service=\"%s\",configuration=\"%s\"} 1\n",
-			vs->name, vs->default_config->name);
+			vs->name, vsnd_control_active(c, vs, NULL)->name);
 	}
 	fprintf(out, "# HELP vsn_nacks_total Sets a node refused.\n"
 		     "# TYPE vsn_nacks_total counter\n");

@@ -163,6 +163,28 @@ static int h_undrain(struct api_call *c)
 	return slb_call(c, OP(c, undrain));
 }
 
+static int h_pin(struct api_call *c)
+{
+	struct vsn_api_pin_req req = {
+		.service = c->arg,
+		.configuration = body_str(c, "configuration", NULL),
+		.author = body_str(c, "author", ""),
+	};
+
+	if (!OP(c, pin))
+		return not_implemented(c);
+	return OP(c, pin)(c->api->ops_arg, &req, &c->result, &c->err);
+}
+
+static int h_unpin(struct api_call *c)
+{
+	struct vsn_api_pin_req req = {.service = c->arg, .author = body_str(c, "author", "")};
+
+	if (!OP(c, unpin))
+		return not_implemented(c);
+	return OP(c, unpin)(c->api->ops_arg, &req, &c->result, &c->err);
+}
+
 static int h_state(struct api_call *c)
 {
 	if (!OP(c, state))
@@ -219,6 +241,12 @@ static const struct api_field slb_fields[] = {
 	{NULL, 0, false},
 };
 
+static const struct api_field pin_fields[] = {
+	{"configuration", JSON_STRING, true},
+	{"author", JSON_STRING, false},
+	{NULL, 0, false},
+};
+
 #define ROUTE(m, path, role, fields, params, h)                              \
 	{                                                                    \
 		EVHTTP_REQ_##m, path, VSN_API_ROLE_##role, fields, params, h \
@@ -233,6 +261,8 @@ const struct api_route api_routes[] = {
 	ROUTE(GET, "/v1/status", READ, NULL, NULL, h_status),
 	ROUTE(POST, "/v1/slbs/{}/drain", ADMIN, slb_fields, NULL, h_drain),
 	ROUTE(POST, "/v1/slbs/{}/undrain", ADMIN, slb_fields, NULL, h_undrain),
+	ROUTE(POST, "/v1/services/{}/pin", ADMIN, pin_fields, NULL, h_pin),
+	ROUTE(POST, "/v1/services/{}/unpin", ADMIN, slb_fields, NULL, h_unpin),
 	ROUTE(GET, "/v1/state", READ, NULL, NULL, h_state),
 	ROUTE(GET, "/metrics", NONE, NULL, NULL, h_metrics),
 };

@@ -136,6 +136,13 @@ struct vsn_api_slb_req {
 	const char *author;
 };
 
+/* POST /v1/services/NAME/pin and /unpin */
+struct vsn_api_pin_req {
+	const char *service;	   /* NAME, percent-decoded; an unknown one is a 404 */
+	const char *configuration; /* pin: the configuration to run; NULL for unpin */
+	const char *author;
+};
+
 /*
  * The controller's side of each endpoint. arg is vsn_api_opts.ops_arg. Each returns 0 with
  * *ret set to a new reference to the JSON object to answer with (status 200; the server takes
@@ -168,6 +175,12 @@ struct vsn_api_ops {
 	/* POST /v1/slbs/NAME/undrain */
 	int (*undrain)(void *arg, const struct vsn_api_slb_req *req, json_t **ret,
 		       struct vsn_api_err *err);
+	/* POST /v1/services/NAME/pin: run that configuration whatever the conditions. */
+	int (*pin)(void *arg, const struct vsn_api_pin_req *req, json_t **ret,
+		   struct vsn_api_err *err);
+	/* POST /v1/services/NAME/unpin: the conditions decide again. */
+	int (*unpin)(void *arg, const struct vsn_api_pin_req *req, json_t **ret,
+		     struct vsn_api_err *err);
 	/* GET /v1/state: the current document. */
 	int (*state)(void *arg, json_t **ret, struct vsn_api_err *err);
 	/* GET /metrics: write the Prometheus text exposition to out. 0 or a negative errno (500).

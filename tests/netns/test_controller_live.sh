@@ -42,6 +42,7 @@
 #   abort_path                a change to both nodes that node2 refuses: the two-phase rollout
 #                             aborts (event rollout-aborted); both nodes keep their generation
 #   abort_status_names_cause  after that abort, status and events show node2's own refusal
+#   pin_and_unpin        vsn pin runs another configuration at once, unpin goes back
 #   abort_survives_reconnect  node1 restarted after the abort is sent nothing: the aborted set stays aborted
 #                             (one Nack, its code and message)
 #   drain                     vsn drain slb-a: both forwarders have it in drain within 1 s; an
@@ -439,6 +440,11 @@ virtual_services:
       - name: normal
         policies:
           - destination: primary
+      - name: spare
+        priority: 10
+        when: 'not healthy(slb slb-a)'
+        policies:
+          - destination: slb-b
   - name: dns
     vip: $VIP_DNS
     ports: [${3:-udp/53}]
@@ -565,12 +571,12 @@ diff_history_rollback() {
 BAD_DOCS=(
 	"unknown_field ; 6a\\    colour: red ; 7:5"
 	"unknown_reference ; 13s/slb-b/slb-c/ ; 13:15"
-	"duplicate_name ; 23s/dns/web/ ; 23:5"
-	"address_claimed_twice ; 24s/$VIP_DNS/$VIP_WEB/;25s#udp/53#tcp/443, udp/53# ; 25:13"
-	"prefix_host_bits ; 24s,$VIP_DNS,$VIP_DNS/24, ; 24:10"
-	"bad_port ; 25s,udp/53,udp/70000, ; 25:13"
+	"duplicate_name ; 28s/dns/web/ ; 28:5"
+	"address_claimed_twice ; 29s/$VIP_DNS/$VIP_WEB/;30s#udp/53#tcp/443, udp/53# ; 30:13"
+	"prefix_host_bits ; 29s,$VIP_DNS,$VIP_DNS/24, ; 29:10"
+	"bad_port ; 30s,udp/53,udp/70000, ; 30:13"
 	"bad_weight ; 12s/weight: 2/weight: 0/ ; 12:30"
-	"unparsable_condition ; \$a\\      - name: overflow\\n        when: 'load(pool primary) >> 0.8'\\n        policies: [{destination: primary}] ; 32:36"
+	"unparsable_condition ; \$a\\      - name: overflow\\n        when: 'load(pool primary) >> 0.8'\\n        policies: [{destination: primary}] ; 37:36"
 )
 
 # details FILE TEXT: TEXT's lines that are FILE:LINE:COLUMN: message.
@@ -859,6 +865,39 @@ abort_survives_reconnect() {
 	echo "node1 restarted after the abort: in sync on generation $g1, nothing sent"
 }
 
+# vsn pin: web runs its spare configuration on node1 at once (an event says who), status says
+# pinned; vsn unpin: back to normal. A pin of a configuration the service lacks is a 404.
+pin_and_unpin() {
+	local b0 b1 m1 ev i
+
+	status_json && in_sync node1 || vsn_fail "node1 not in sync: $OUT" || return 1
+	b0=$(body_of node1)
+	ev=$(last_event_id)
+	cli admin pin web nosuch
+	[ "$RC" = 1 ] && grep -q 'HTTP 404' <<<"$ERR" ||
+		vsn_fail "a pin of a missing configuration: rc $RC: $ERR" || return 1
+	m1=$(mark "$S/node1.log")
+	cli_ok admin pin web spare || return 1
+	grep -q 'web: pinned to spare; changed nodes: node1' <<<"$OUT" ||
+		vsn_fail "pin answered: $OUT" || return 1
+	wait_log "$S/node1.log" "$m1" ' vsn-node apply: ' 3000 || return 1
+	b1=$(body_of node1)
+	[ "$b1" != "$b0" ] || vsn_fail "node1's set did not change on the pin" || return 1
+	status_json || return 1
+	i=$(jfind "$ST" services name web) &&
+		[ "$(jget "$ST" "services.$i.configuration")" = spare ] &&
+		[ "$(jget "$ST" "services.$i.pinned")" = true ] ||
+		vsn_fail "status does not show the pin: $ST" || return 1
+	events_since "$ev" || return 1
+	jfind "$EV" events type pin >/dev/null || vsn_fail "no pin event: $EV" || return 1
+	m1=$(mark "$S/node1.log")
+	cli_ok admin unpin web || return 1
+	wait_log "$S/node1.log" "$m1" ' vsn-node apply: ' 3000 || return 1
+	[ "$(body_of node1)" = "$b0" ] || vsn_fail "unpin did not restore node1's set: $SHOW" ||
+		return 1
+	echo "pin: node1 ran web's spare configuration; unpin: normal again"
+}
+
 # poll_slb NODE... STATE: until every NODE's forwarder has slb-a in STATE; POLL_MS how long.
 POLL_MS=''
 poll_slb() {
@@ -1114,6 +1153,7 @@ main() {
 	check abort_status_names_cause
 	check abort_survives_reconnect
 	check drain
+	check pin_and_unpin
 	check metrics
 	check kill9_during_rollout_then_restart
 	check clean_stop
