@@ -382,3 +382,32 @@ $(1)/tests/unit/test_traffic: $(1)/obj/tests/unit/test_traffic.o $(1)/libvsnctl.
 endef
 $(eval $(call traffic_test_variant,$(B),))
 $(eval $(call traffic_test_variant,$(B)/san,$(SANFLAGS)))
+
+# libvsneval
+# libvsneval: the pure half of automatic switching (lib/eval): schedules against a clock in their
+# zones (TZif files read once), conditions against signals with three-valued logic and `for`,
+# selection with dwell. Over libvsnstate's condition tree (lib/state/cond.h), which its tests parse.
+EVAL_SRCS := $(wildcard lib/eval/*.c)
+EVAL_TESTS := test_eval test_schedule_eval
+CPPFLAGS += -Ilib/eval
+define eval_variant
+$$(EVAL_SRCS:%.c=$(1)/obj/%.o) $$(EVAL_TESTS:%=$(1)/obj/tests/unit/%.o): $(wildcard lib/eval/*.h lib/state/*.h)
+
+$(1)/libvsneval.a: $$(EVAL_SRCS:%.c=$(1)/obj/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$$(EVAL_TESTS:%=$(1)/tests/unit/%): $(1)/tests/unit/%: $(1)/obj/tests/unit/%.o $(1)/libvsneval.a $(1)/libvsnstate.a $(1)/libvsntls.a $(1)/libvsndp.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(STATE_LDLIBS) -lpthread -lcmocka
+endef
+$(eval $(call eval_variant,$(B),))
+$(eval $(call eval_variant,$(B)/san,$(SANFLAGS)))
+all: $(B)/libvsneval.a $(B)/san/libvsneval.a $(EVAL_TESTS:%=$(B)/tests/unit/%) $(EVAL_TESTS:%=$(B)/san/tests/unit/%)
+
+# The TZif reader is a parser of files from outside: fuzzed on its own.
+$(B)/fuzz/fuzz_tz: tests/fuzz/fuzz_tz.c lib/eval/tz.c $(wildcard lib/eval/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< lib/eval/tz.c -lpthread
+

@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
-declare -A BUDGET=([unit]=120 [fuzz]=120 [packet]=900 [netns]=1200)
+declare -A BUDGET=([unit]=120 [fuzz]=180 [packet]=900 [netns]=1200)
 # Longer fuzzing on demand (make fuzz): the tier's budget grows with it.
 n_fuzz=$(ls "$B"/fuzz/fuzz_* 2>/dev/null | wc -l)
 [ $((FUZZ_SECONDS * n_fuzz + 60)) -gt "${BUDGET[fuzz]}" ] &&
