@@ -348,10 +348,13 @@ static int op_status(void *arg, json_t **ret, struct vsn_api_err *err)
 		char why[512];
 		uint32_t id;
 
+		const char *sel_why = NULL;
+
+		vsnd_switch_active(c, vs->name, &sel_why);
 		if (pin)
 			snprintf(why, sizeof(why), "pinned by %s", pin->author);
 		else if (vs->n_configs > 1)
-			snprintf(why, sizeof(why), "default: conditions are not evaluated yet%s",
+			snprintf(why, sizeof(why), "%s%s", sel_why ? sel_why : "not evaluated yet",
 				 pin_lost(c, vs) ? "; its pin names no configuration of it" : "");
 		else
 			snprintf(why, sizeof(why), "default: the only configuration");

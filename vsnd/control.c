@@ -119,9 +119,15 @@ const struct vsn_state_config *vsnd_control_active(const struct vsnd_control *c,
 	const struct vsnd_pin *p = pin_find(c, vs->name);
 	const struct vsn_state_config *cfg = p ? vsn_state_config_find(vs, p->configuration) : NULL;
 
+	const char *sel;
+
 	if (ret_pin)
 		*ret_pin = cfg ? p : NULL;
-	/* Conditions are evaluated with issue 8: until then, the default. */
+	if (cfg)
+		return cfg;
+	/* What the conditions selected (switching.c), else the default. */
+	sel = vsnd_switch_active(c, vs->name, NULL);
+	cfg = sel ? vsn_state_config_find(vs, sel) : NULL;
 	return cfg ? cfg : vs->default_config;
 }
 
@@ -337,6 +343,11 @@ static bool node_connected(struct vsnd_control *c, const char *node)
 	return a.connected;
 }
 
+bool vsnd_control_node_connected(struct vsnd_control *c, const char *node)
+{
+	return node_connected(c, node);
+}
+
 static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg);
 
 static int64_t now_ms(void)
@@ -505,6 +516,7 @@ static int revert(struct vsnd_control *c)
 	c->revision = c->prev_revision;
 	c->prev_st = NULL;
 	c->prev_doc = c->prev_doc_name = NULL;
+	vsnd_switch_rebuild(c);
 	return 0;
 }
 
@@ -605,6 +617,9 @@ static int apply_state(struct vsnd_control *c, struct vsn_state *st, const char 
 	c->doc_name = strdup(name);
 	c->revision = rev;
 	c->m.applies++;
+	if (vsnd_switch_rebuild(c))
+		log_err("switch", "revision=%llu: conditions not evaluated (out of memory)",
+			(unsigned long long)rev);
 	log_info("apply", "revision=%llu author=\"%s\" services=%zu nodes=%zu changed_nodes=%zu",
 		 (unsigned long long)rev, author, st->n_services, nodes.n, ch.n);
 	push(c, &ch, ret_rollout);
@@ -979,6 +994,44 @@ int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *co
 	return 0;
 }
 
+void vsnd_switch_push(struct vsnd_control *c, uint64_t now_ms)
+{
+	struct vsnd_changes ch = {0};
+	struct names nodes = {0};
+	int r = vsn_db_begin(c->db);
+
+	if (!r) {
+		r = recompile(c, c->st, true, &ch, &nodes, NULL, NULL);
+		if (!r)
+			r = vsn_db_commit(c->db);
+		if (r)
+			vsn_db_rollback(c->db);
+	}
+	names_free(&nodes);
+	if (r) {
+		log_err("switch", "sets not stored: %s", vsn_db_errmsg(c->db));
+		vsnd_changes_free(&ch);
+		return;
+	}
+	/* A switch goes to each node at once, as a pin does. */
+	for (size_t i = 0; i < ch.n; i++) {
+		desired_since(c, ch.c[i].node, ch.c[i].generation);
+		vsn_ctl_set_node(c->d->ctl, ch.c[i].node, ch.c[i].set, 0);
+	}
+	vsnd_changes_free(&ch);
+}
+
+void vsnd_control_event_configuration(struct vsnd_control *c, const char *service, const char *from,
+				      const char *to, const char *when, const char *values,
+				      const char *why)
+{
+	log_info("configuration", "service=%s from=%s to=%s reason=\"%s\" values=\"%s\"", service,
+		 from ? from : "-", to, why, values);
+	event(c, "configuration", service,
+	      json_pack("{s:s?, s:s, s:s?, s:s, s:s}", "from", from, "to", to, "condition", when,
+			"values", values, "reason", why));
+}
+
 bool vsnd_control_drained(const struct vsnd_control *c, const char *slb)
 {
 	for (size_t i = 0; i < c->n_drained; i++)
@@ -1204,6 +1257,11 @@ static int load_in_force(struct vsnd_control *c)
 	return r;
 }
 
+static void on_eval(evutil_socket_t fd, short what, void *arg)
+{
+	vsnd_switch_tick(arg);
+}
+
 static void on_access(const struct vsn_api_access *a, void *arg)
 {
 	log_info("api", "method=%s path=%s peer=%s status=%d role=%s ms=%.3f", a->method, a->path,
@@ -1249,6 +1307,18 @@ int vsnd_control_start(struct vsnd *d)
 			*vsn_db_errmsg(c->db) ? vsn_db_errmsg(c->db) : strerror(-r));
 		return r;
 	}
+	r = vsnd_switch_rebuild(c);
+	if (!r) {
+		uint32_t ms = d->o.eval_interval_ms ? d->o.eval_interval_ms : 500;
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+		c->eval_ev = event_new(d->base, -1, EV_PERSIST, on_eval, c);
+		r = c->eval_ev ? event_add(c->eval_ev, &tv) : -ENOMEM;
+	}
+	if (r) {
+		log_err("start", "conditions cannot be evaluated: %s", strerror(-r));
+		return r;
+	}
 	ao.ops_arg = c;
 	r = vsn_api_new(d->base, &ao, &c->api, &msg);
 	if (r) {
@@ -1281,6 +1351,9 @@ void vsnd_control_stop(struct vsnd *d)
 	if (!c)
 		return;
 	vsn_api_free(c->api);
+	if (c->eval_ev)
+		event_free(c->eval_ev);
+	vsnd_switch_free(c);
 	vsn_db_close(c->db);
 	vsn_traffic_free(c->traffic);
 	vsn_state_free(c->st);

@@ -89,6 +89,10 @@ struct vsnd_control {
 		int64_t at_ms;
 	} * pins;
 	size_t n_pins;
+	/* Automatic switching (switching.c): each service's state between evaluations. */
+	struct vsnd_svc_rt *rt;
+	size_t n_rt;
+	struct event *eval_ev;
 	/* Packets and bits per second per service, from the nodes' Stats (lib/ctl/traffic.h). */
 	struct vsn_traffic *traffic;
 	/* Since when each node has had its desired generation (for lag). */
@@ -157,6 +161,26 @@ void vsnd_changes_free(struct vsnd_changes *ch);
 /* Parse text into *ret, or fill err (400 with every error's position). */
 int vsnd_control_parse(const char *text, size_t len, const char *name, struct vsn_state **ret,
 		       struct vsn_api_err *err);
+
+/* Whether node is connected now. */
+bool vsnd_control_node_connected(struct vsnd_control *c, const char *node);
+/* Compile every node's set with the active configurations now, store and push the changed ones. */
+void vsnd_switch_push(struct vsnd_control *c, uint64_t now_ms);
+/* A `configuration` event: service went from one configuration to another, and why. */
+void vsnd_control_event_configuration(struct vsnd_control *c, const char *service, const char *from,
+				      const char *to, const char *when, const char *values,
+				      const char *why);
+
+/* switching.c */
+struct vsnd_svc_rt;
+/* The document in force changed: rebuild each service's evaluation state (timers carried). */
+int vsnd_switch_rebuild(struct vsnd_control *c);
+/* Evaluate every service's conditions, select, and switch those whose selection changed. */
+void vsnd_switch_tick(struct vsnd_control *c);
+void vsnd_switch_free(struct vsnd_control *c);
+/* The configuration conditions selected for service (NULL: none yet), and why. */
+const char *vsnd_switch_active(const struct vsnd_control *c, const char *service,
+			       const char **ret_why);
 
 /* api_ops.c */
 extern const struct vsn_api_ops vsnd_api_ops;

@@ -32,6 +32,10 @@ static const char usage[] =
 	"  --one-phase              push changes to each node at once; by default a change\n"
 	"                           that touches several connected nodes is rolled out in two\n"
 	"                           phases so that they switch together\n"
+	"  --eval-interval-ms N     how often the services' conditions are evaluated\n"
+	"                           (default 500)\n"
+	"  --dwell-ms N             the minimum time between two switches of a service,\n"
+	"                           except away from failed destinations (default 10000)\n"
 	"  --max-policies N, --max-services N, --max-slbs N\n"
 	"                           the nodes' capacities, which policy, service and SLB ids\n"
 	"                           must stay below (defaults 65536, 4096, 4096: vsn-node's)\n"
@@ -89,6 +93,8 @@ enum {
 	OPT_MAX_POLICIES,
 	OPT_MAX_SERVICES,
 	OPT_MAX_SLBS,
+	OPT_EVAL_INTERVAL,
+	OPT_DWELL,
 };
 
 static const struct option options[] = {
@@ -111,6 +117,8 @@ static const struct option options[] = {
 	{"max-policies", required_argument, NULL, OPT_MAX_POLICIES},
 	{"max-services", required_argument, NULL, OPT_MAX_SERVICES},
 	{"max-slbs", required_argument, NULL, OPT_MAX_SLBS},
+	{"eval-interval-ms", required_argument, NULL, OPT_EVAL_INTERVAL},
+	{"dwell-ms", required_argument, NULL, OPT_DWELL},
 	{NULL, 0, NULL, 0},
 };
 
@@ -252,6 +260,14 @@ int vsnd_opts_parse(int argc, char **argv, struct vsnd_opts *o)
 								      : &o->max_slbs))
 				r = bad("'%s': a capacity from 2 to 67108864 expected", optarg);
 			break;
+		case OPT_EVAL_INTERVAL:
+			if (parse_ms(optarg, &o->eval_interval_ms))
+				r = bad("--eval-interval-ms '%s': 1 .. 3600000 expected", optarg);
+			break;
+		case OPT_DWELL:
+			if (parse_ms(optarg, &o->dwell_ms))
+				r = bad("--dwell-ms '%s': 1 .. 3600000 expected", optarg);
+			break;
 		case OPT_HELP:
 			fputs(usage, stdout);
 			vsnd_opts_free(o);
@@ -283,8 +299,10 @@ int vsnd_opts_parse(int argc, char **argv, struct vsnd_opts *o)
 			goto fail;
 		}
 	} else if (o->api || o->tokens || o->one_phase || o->max_policies || o->max_services ||
-		   o->max_slbs) {
-		bad("%s", "--api, --tokens, --one-phase and --max-* need --db (controller mode)");
+		   o->max_slbs || o->eval_interval_ms || o->dwell_ms) {
+		bad("%s",
+		    "--api, --tokens, --one-phase, --max-*, --eval-interval-ms and --dwell-ms "
+		    "need --db (controller mode)");
 		goto fail;
 	} else if (!o->set_path && !o->n_node_sets) {
 		bad("%s", "no set to serve: give --set FILE, --node-set NODE=FILE or both, or "

@@ -50,6 +50,8 @@ struct vsnd_opts {
 	const char *tokens;
 	bool one_phase;
 	uint32_t max_policies, max_services, max_slbs;
+	unsigned int eval_interval_ms; /* conditions evaluated this often (default 500) */
+	unsigned int dwell_ms;	       /* the minimum dwell (default 10000) */
 };
 
 struct vsnd_slb {

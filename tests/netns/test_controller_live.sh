@@ -43,6 +43,7 @@
 #                             aborts (event rollout-aborted); both nodes keep their generation
 #   abort_status_names_cause  after that abort, status and events show node2's own refusal
 #   pin_and_unpin        vsn pin runs another configuration at once, unpin goes back
+#   condition_switch     a node_up condition with for switches web, the dwell holds the return
 #   abort_survives_reconnect  node1 restarted after the abort is sent nothing: the aborted set stays aborted
 #                             (one Nack, its code and message)
 #   drain                     vsn drain slb-a: both forwarders have it in drain within 1 s; an
@@ -161,7 +162,8 @@ vsnd_start() {
 	m=$(mark "$VSND_LOG")
 	bg_in "$NS" "$VSND_LOG" "$VSND" --listen "127.0.0.1:$PORT" --ca "$S/ctl/ca.crt" \
 		--cert "$S/ctl/$CTL_NAME.crt" --key "$S/ctl/$CTL_NAME.key" --db "$DB" \
-		--api "127.0.0.1:$API_PORT" --tokens "$S/tokens"
+		--api "127.0.0.1:$API_PORT" --tokens "$S/tokens" --eval-interval-ms 200 \
+		--dwell-ms 2000
 	VSND_PID=$BG_PID
 	wait_log "$VSND_LOG" "$m" ' vsnd start: listen=' 5000
 }
@@ -898,6 +900,54 @@ pin_and_unpin() {
 	echo "pin: node1 ran web's spare configuration; unpin: normal again"
 }
 
+# A condition switches: web's `standby` configuration holds once node2 has been down for 1 s;
+# the switch is an event with the condition and its values; node2 back, web returns to normal,
+# held back by the dwell (2 s here) from the switch.
+condition_switch() {
+	local b0 m1 t0 t1 ms i ev
+
+	write_doc "$S/cond.yaml"
+	# web gets a third configuration, the highest priority, on node2's absence.
+	sed -i "/^        when: 'not healthy(slb slb-a)'\$/,/^          - destination: slb-b\$/ {
+		/^          - destination: slb-b\$/ a\\
+      - name: standby\\
+        priority: 20\\
+        when: 'not node_up(node2) for 1s'\\
+        policies:\\
+          - destination: slb-b
+	}" "$S/cond.yaml"
+	grep -q 'name: standby' "$S/cond.yaml" || vsn_fail "no standby in $S/cond.yaml" || return 1
+	converge "$S/cond.yaml" || return 1
+	b0=$(body_of node1)
+	ev=$(last_event_id)
+	m1=$(mark "$S/node1.log")
+	t0=$(now_us)
+	agent_kill node2 KILL
+	wait_log "$S/node1.log" "$m1" ' vsn-node apply: ' 6000 || return 1
+	ms=$(ms_since "$t0")
+	[ "$(body_of node1)" != "$b0" ] || vsn_fail "node1's set did not change" || return 1
+	events_since "$ev" || return 1
+	i=$(jfind "$EV" events type configuration) ||
+		vsn_fail "no configuration event: $EV" || return 1
+	[ "$(jget "$EV" "events.$i.detail.to")" = standby ] &&
+		[ "$(jget "$EV" "events.$i.detail.from")" = normal ] ||
+		vsn_fail "the event: $(grep "^events\.$i\." <<<"$EV")" || return 1
+	echo "node2 killed: web on standby at node1 $ms ms later (for 1s); values: $(jget "$EV" "events.$i.detail.values")"
+	status_json || return 1
+	i=$(jfind "$ST" services name web) &&
+		[ "$(jget "$ST" "services.$i.configuration")" = standby ] ||
+		vsn_fail "status: $ST" || return 1
+	# node2 back: the return waits out the dwell from the switch.
+	m1=$(mark "$S/node1.log")
+	t1=$(now_us)
+	agent_start node2
+	wait_log "$S/node1.log" "$m1" ' vsn-node apply: ' 8000 || return 1
+	ms=$(ms_since "$t1")
+	[ "$(body_of node1)" = "$b0" ] || vsn_fail "web did not return to normal: $SHOW" || return 1
+	echo "node2 back: web on normal again $ms ms after its restart (dwell 2 s from the switch)"
+	wait_in_sync 5000
+}
+
 # poll_slb NODE... STATE: until every NODE's forwarder has slb-a in STATE; POLL_MS how long.
 POLL_MS=''
 poll_slb() {
@@ -1154,6 +1204,7 @@ main() {
 	check abort_survives_reconnect
 	check drain
 	check pin_and_unpin
+	check condition_switch
 	check metrics
 	check kill9_during_rollout_then_restart
 	check clean_stop
