@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * An HTTP/1.x response's status line and head (pure, bounded by the length given). Only what a
+ * probe and a scrape need: the status, Content-Length, and whether a Transfer-Encoding came
+ * (we ask in HTTP/1.0, so none may).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#include "probe_internal.h"
+
+/* A Content-Length of more digits than this is refused (it could not fit a body limit). */
+#define CL_DIGITS_MAX 15
+
+/*
+ * The line at *p, before end: [*ret_s, *ret_s + *ret_n) without its CR LF (or LF); *p moves
+ * past it. false when no LF has come yet.
+ */
+static bool next_line(const char **p, const char *end, const char **ret_s, size_t *ret_n)
+{
+	const char *s = *p, *lf = memchr(s, '\n', end - s);
+
+	if (!lf)
+		return false;
+	*ret_s = s;
+	*ret_n = lf - s;
+	if (*ret_n && s[*ret_n - 1] == '\r')
+		(*ret_n)--;
+	*p = lf + 1;
+	return true;
+}
+
+static bool digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* "HTTP/1.x SSS[ reason]": the status, 100 to 599. */
+static int status_parse(const char *s, size_t n, int *ret)
+{
+	int st;
+
+	if (n < 12 || memcmp(s, "HTTP/1.", 7) || !digit(s[7]) || s[8] != ' ')
+		return -EBADMSG;
+	if (!digit(s[9]) || !digit(s[10]) || !digit(s[11]) || (n > 12 && s[12] != ' '))
+		return -EBADMSG;
+	st = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+	if (st < 100 || st > 599)
+		return -EBADMSG;
+	*ret = st;
+	return 0;
+}
+
+/* What has come cannot begin a response: refuse it before the line ends (a bounded wait). */
+static bool bad_start(const char *buf, size_t len)
+{
+	return memcmp(buf, "HTTP/1.", len < 7 ? len : 7) != 0;
+}
+
+int http_status_line(const char *buf, size_t len, int *ret_status)
+{
+	const char *p = buf, *s;
+	size_t n;
+	int r;
+
+	if (bad_start(buf, len))
+		return -EBADMSG;
+	if (!next_line(&p, buf + len, &s, &n))
+		return 0;
+	r = status_parse(s, n, ret_status);
+	return r ? r : 1;
+}
+
+/* An unsigned decimal, its blanks trimmed already. */
+static int content_length(const char *s, size_t n, long long *ret)
+{
+	long long v = 0;
+	size_t i;
+
+	if (n == 0 || n > CL_DIGITS_MAX)
+		return -EBADMSG;
+	for (i = 0; i < n; i++) {
+		if (!digit(s[i]))
+			return -EBADMSG;
+		v = v * 10 + (s[i] - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+/* One header line into h. */
+static int header_line(const char *s, size_t n, struct http_head *h)
+{
+	const char *colon = memchr(s, ':', n), *v;
+	size_t nl, vl, i;
+	long long cl;
+
+	/* No name, or a folded line (obsolete): refused, as RFC 9112 allows. */
+	if (!colon || colon == s || s[0] == ' ' || s[0] == '\t')
+		return -EBADMSG;
+	nl = colon - s;
+	for (i = 0; i < nl; i++)
+		if (s[i] <= ' ' || s[i] == 0x7f)
+			return -EBADMSG;
+	v = colon + 1;
+	vl = n - nl - 1;
+	while (vl && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		vl--;
+	if (nl == 14 && !strncasecmp(s, "content-length", 14)) {
+		if (content_length(v, vl, &cl))
+			return -EBADMSG;
+		/* Two that disagree: no way to tell where the body ends. */
+		if (h->content_length >= 0 && h->content_length != cl)
+			return -EBADMSG;
+		h->content_length = cl;
+	} else if (nl == 17 && !strncasecmp(s, "transfer-encoding", 17)) {
+		h->transfer_encoding = true;
+	}
+	return 0;
+}
+
+int http_head_parse(const char *buf, size_t len, struct http_head *ret)
+{
+	const char *p = buf, *end = buf + len, *s;
+	struct http_head h = {.content_length = -1};
+	size_t n;
+
+	if (bad_start(buf, len))
+		return -EBADMSG;
+	if (!next_line(&p, end, &s, &n))
+		return 0;
+	if (status_parse(s, n, &h.status))
+		return -EBADMSG;
+	while (next_line(&p, end, &s, &n)) {
+		if (n == 0) {
+			h.len = p - buf;
+			*ret = h;
+			return 1;
+		}
+		if (header_line(s, n, &h))
+			return -EBADMSG;
+	}
+	return 0;
+}
