@@ -268,13 +268,13 @@ VSND_SRCS := $(wildcard vsnd/*.c)
 CTL_LIBS = libvsnctl.a libvsntransport.a libvsnproto.a libvsntls.a
 CPPFLAGS += -Ilib/ctl
 define ctl_variant
-$$(CTL_SRCS:%.c=$(1)/obj/%.o) $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_ctl.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/ctl/*.h vsnd/*.h lib/transport/*.h lib/proto/*.h lib/log/*.h lib/dp/policyfile.h tests/unit/cert_dir.h lib/state/*.h lib/store/*.h lib/api/*.h lib/eval/*.h)
+$$(CTL_SRCS:%.c=$(1)/obj/%.o) $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/obj/tests/unit/test_ctl.o: $(B)/proto/vsn.pb-c.h $(wildcard lib/ctl/*.h vsnd/*.h lib/transport/*.h lib/proto/*.h lib/log/*.h lib/dp/policyfile.h tests/unit/cert_dir.h lib/state/*.h lib/store/*.h lib/api/*.h lib/eval/*.h lib/probe/*.h)
 
 $(1)/libvsnctl.a: $$(CTL_SRCS:%.c=$(1)/obj/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/vsnd: $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsnapi.a $(1)/libvsnstore.a $(1)/libvsneval.a $(1)/libvsnstate.a $$(CTL_LIBS:%=$(1)/%) $(1)/libvsnlog.a $(1)/libvsndp.a
+$(1)/vsnd: $$(VSND_SRCS:%.c=$(1)/obj/%.o) $(1)/libvsnapi.a $(1)/libvsnstore.a $(1)/libvsneval.a $(1)/libvsnstate.a $(1)/libvsnprobe.a $$(CTL_LIBS:%=$(1)/%) $(1)/libvsnlog.a $(1)/libvsndp.a
 	$$(CC) $(2) -o $$@ $$^ $$(API_LDLIBS) $$(STORE_LDLIBS) $$(TRANSPORT_LDLIBS) $$(LDLIBS) -lm
 
 $(1)/tests/unit/test_ctl: $(1)/obj/tests/unit/test_ctl.o $$(CTL_LIBS:%=$(1)/%) $(1)/libvsndp.a

@@ -20,6 +20,7 @@
 #include "compile.h"
 #include "control.h"
 #include "convert.h"
+#include "vsn_probe.h"
 #include "vsnd.h"
 
 #define META_GENERATION "generation"
@@ -136,14 +137,21 @@ static const struct vsn_state_config *env_active(void *arg, const struct vsn_sta
 	return vsnd_control_active(((struct env_arg *)arg)->c, vs, NULL);
 }
 
-static enum vsn_slb_state env_slb_state(void *arg, const struct vsn_state_slb *slb)
+enum vsn_slb_state vsnd_control_slb_state(const struct vsnd_control *c,
+					  const struct vsn_state_slb *slb)
 {
-	struct env_arg *ea = arg;
-
-	/* An operator's drain wins over up; a document's down or drain stays. */
-	if (slb->state == VSN_SLB_UP && vsnd_control_drained(ea->c, slb->name))
+	/* A probe's down wins (health.c); an operator's drain wins over up; a document's down or
+	 * drain stays. */
+	if (vsnd_health_of(c, slb->name) == VSN_HEALTH_DOWN)
+		return VSN_SLB_DOWN;
+	if (slb->state == VSN_SLB_UP && vsnd_control_drained(c, slb->name))
 		return VSN_SLB_DRAIN;
 	return slb->state;
+}
+
+static enum vsn_slb_state env_slb_state(void *arg, const struct vsn_state_slb *slb)
+{
+	return vsnd_control_slb_state(((struct env_arg *)arg)->c, slb);
 }
 
 /* node's set of st (free it with vsn_compile_free()). */
@@ -517,6 +525,8 @@ static int revert(struct vsnd_control *c)
 	c->prev_st = NULL;
 	c->prev_doc = c->prev_doc_name = NULL;
 	vsnd_switch_rebuild(c);
+	if (vsnd_health_rebuild(c))
+		log_err("slb-health", "probes not all set (out of memory)");
 	return 0;
 }
 
@@ -619,6 +629,9 @@ static int apply_state(struct vsnd_control *c, struct vsn_state *st, const char 
 	c->m.applies++;
 	if (vsnd_switch_rebuild(c))
 		log_err("switch", "revision=%llu: conditions not evaluated (out of memory)",
+			(unsigned long long)rev);
+	if (vsnd_health_rebuild(c))
+		log_err("slb-health", "revision=%llu: probes not all set (out of memory)",
 			(unsigned long long)rev);
 	log_info("apply", "revision=%llu author=\"%s\" services=%zu nodes=%zu changed_nodes=%zu",
 		 (unsigned long long)rev, author, st->n_services, nodes.n, ch.n);
@@ -1032,6 +1045,14 @@ void vsnd_control_event_configuration(struct vsnd_control *c, const char *servic
 			"values", values, "reason", why));
 }
 
+void vsnd_control_event_slb_health(struct vsnd_control *c, const char *slb, const char *from,
+				   const char *to, const char *reason)
+{
+	event(c, "slb-health", slb,
+	      json_pack("{s:s, s:s, s:s, s:s}", "slb", slb, "from", from, "to", to, "reason",
+			reason ? reason : ""));
+}
+
 bool vsnd_control_drained(const struct vsnd_control *c, const char *slb)
 {
 	for (size_t i = 0; i < c->n_drained; i++)
@@ -1081,8 +1102,8 @@ static int drained_load(struct vsnd_control *c)
 }
 
 /* SlbState to every node for each id the SLB has (one per way it is reached). */
-static void broadcast_state(struct vsnd_control *c, const struct vsn_state_slb *slb,
-			    enum vsn_slb_state state)
+void vsnd_control_broadcast_state(struct vsnd_control *c, const struct vsn_state_slb *slb,
+				  enum vsn_slb_state state)
 {
 	static const char *const fwd[] = {"l2", "ipip", "gue"};
 
@@ -1137,8 +1158,8 @@ int vsnd_control_drain(struct vsnd_control *c, const char *name, bool drain, con
 			}
 	}
 	/* The state goes to every node first, in one round trip; the sets follow. */
-	if (slb->state == VSN_SLB_UP)
-		broadcast_state(c, slb, drain ? VSN_SLB_DRAIN : VSN_SLB_UP);
+	if (slb->state == VSN_SLB_UP && vsnd_health_of(c, slb->name) != VSN_HEALTH_DOWN)
+		vsnd_control_broadcast_state(c, slb, drain ? VSN_SLB_DRAIN : VSN_SLB_UP);
 	text = drained_text(c);
 	r = text ? vsn_db_begin(c->db) : -ENOMEM;
 	if (!r) {
@@ -1308,6 +1329,8 @@ int vsnd_control_start(struct vsnd *d)
 		return r;
 	}
 	r = vsnd_switch_rebuild(c);
+	if (!r)
+		r = vsnd_health_rebuild(c);
 	if (!r) {
 		uint32_t ms = d->o.eval_interval_ms ? d->o.eval_interval_ms : 500;
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -1354,6 +1377,7 @@ void vsnd_control_stop(struct vsnd *d)
 	if (c->eval_ev)
 		event_free(c->eval_ev);
 	vsnd_switch_free(c);
+	vsnd_health_free(c);
 	vsn_db_close(c->db);
 	vsn_traffic_free(c->traffic);
 	vsn_state_free(c->st);

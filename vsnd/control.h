@@ -95,6 +95,8 @@ struct vsnd_control {
 	struct event *eval_ev;
 	/* Packets and bits per second per service, from the nodes' Stats (lib/ctl/traffic.h). */
 	struct vsn_traffic *traffic;
+	/* The SLBs' health probes and load scrapes (health.c). */
+	struct vsnd_health *health;
 	/* Since when each node has had its desired generation (for lag). */
 	struct {
 		char *node;
@@ -183,6 +185,29 @@ const char *vsnd_switch_active(const struct vsnd_control *c, const char *service
 			       const char **ret_why);
 
 /* api_ops.c */
+/*
+ * The state the sets give slb: a probe's down wins over everything; then the document's
+ * down or drain; then an operator's drain; else up.
+ */
+enum vsn_slb_state vsnd_control_slb_state(const struct vsnd_control *c,
+					  const struct vsn_state_slb *slb);
+/* SlbState state to every node for each id slb has, in one round trip (before the sets). */
+void vsnd_control_broadcast_state(struct vsnd_control *c, const struct vsn_state_slb *slb,
+				  enum vsn_slb_state state);
+/* The event slb-health {from, to, reason} of slb. */
+void vsnd_control_event_slb_health(struct vsnd_control *c, const char *slb, const char *from,
+				   const char *to, const char *reason);
+
+/* health.c: the prober and scraper, set from c->st (created on the first call). */
+struct vsnd_health;
+struct vsn_load_status;
+int vsnd_health_rebuild(struct vsnd_control *c);
+void vsnd_health_free(struct vsnd_control *c);
+/* slb's probe state: VSN_HEALTH_UNKNOWN without health: or before its first result. */
+int vsnd_health_of(const struct vsnd_control *c, const char *slb);
+/* slb's latest load; -ENOENT without load:. */
+int vsnd_load_of(const struct vsnd_control *c, const char *slb, struct vsn_load_status *ret);
+
 extern const struct vsn_api_ops vsnd_api_ops;
 
 /* metrics.c */

@@ -7,9 +7,12 @@
  * its nodes' sets compiled and pushed, and a `configuration` event says from what to what and
  * why, with the values that made the condition true.
  *
- * Signals today: schedules (the wall clock), node_up (connected nodes), traffic (the nodes'
- * Stats). Health and load come from the probes and scrapes; until those are wired, healthy() and
- * load() are unknown, so conditions on them never hold (three-valued logic: unknown is not true).
+ * Signals: schedules (the wall clock), node_up (connected nodes), traffic (the nodes' Stats),
+ * healthy() and healthy_count() from the probes, load() from the scrapes (health.c). An SLB
+ * without `health:` has an unknown health, one without `load:` an unknown load; so has one
+ * before its first result. A pool's healthy_count is unknown while any member's health is; its
+ * load is the weighted mean of its members' loads, failed when any member's is, else unknown
+ * when any member's is (docs/conditions.md, "Signals"). Unknown is never true.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 
 #include "control.h"
 #include "eval.h"
+#include "vsn_scrape.h"
 #include "vsnd.h"
 
 /* The state of one service between evaluations. */
@@ -156,6 +160,115 @@ static struct vsn_reading sig_traffic(void *arg, const char *vs, bool bits)
 	return rd;
 }
 
+static enum vsn_tri sig_healthy(void *arg, const char *slb)
+{
+	switch (vsnd_health_of(arg, slb)) {
+	case VSN_HEALTH_UP:
+		return VSN_TRI_TRUE;
+	case VSN_HEALTH_DOWN:
+		return VSN_TRI_FALSE;
+	default:
+		return VSN_TRI_UNKNOWN;
+	}
+}
+
+static struct vsn_reading sig_healthy_count(void *arg, const char *pool)
+{
+	struct vsnd_control *c = arg;
+	const struct vsn_state_pool *p = c->st ? vsn_state_pool_find(c->st, pool) : NULL;
+	struct vsn_reading rd = {.state = VSN_READING_UNKNOWN};
+	size_t up = 0;
+
+	if (!p)
+		return rd;
+	for (size_t i = 0; i < p->n_members; i++) {
+		enum vsn_tri t = sig_healthy(c, p->members[i].slb_name);
+
+		if (t == VSN_TRI_UNKNOWN)
+			return rd;
+		up += t == VSN_TRI_TRUE;
+	}
+	rd.state = VSN_READING_OK;
+	rd.value = (double)up;
+	return rd;
+}
+
+static struct vsn_reading slb_load(struct vsnd_control *c, const char *slb)
+{
+	struct vsn_reading rd = {.state = VSN_READING_UNKNOWN};
+	struct vsn_load_status ls;
+
+	if (vsnd_load_of(c, slb, &ls) || ls.state == VSN_LOAD_UNKNOWN)
+		return rd;
+	if (ls.state == VSN_LOAD_FAILED) {
+		rd.state = VSN_READING_FAILED;
+		return rd;
+	}
+	rd.state = VSN_READING_OK;
+	rd.value = ls.load;
+	return rd;
+}
+
+static struct vsn_reading sig_load(void *arg, enum vsn_cond_ref_kind kind, const char *name)
+{
+	struct vsnd_control *c = arg;
+	const struct vsn_state_pool *p;
+	struct vsn_reading rd = {.state = VSN_READING_UNKNOWN};
+	double sum = 0, weights = 0;
+	bool unknown = false;
+
+	if (kind == VSN_COND_REF_SLB)
+		return slb_load(c, name);
+	p = c->st ? vsn_state_pool_find(c->st, name) : NULL;
+	if (!p)
+		return rd;
+	/* The weighted mean of the members' loads: one failed member fails it. */
+	for (size_t i = 0; i < p->n_members; i++) {
+		struct vsn_reading m = slb_load(c, p->members[i].slb_name);
+
+		if (m.state == VSN_READING_FAILED) {
+			rd.state = VSN_READING_FAILED;
+			return rd;
+		}
+		unknown |= m.state == VSN_READING_UNKNOWN;
+		sum += m.value * p->members[i].weight;
+		weights += p->members[i].weight;
+	}
+	if (unknown || !weights)
+		return rd;
+	rd.state = VSN_READING_OK;
+	rd.value = sum / weights;
+	return rd;
+}
+
+/* Whether every SLB that configuration i of the service uses is known down. */
+struct failed_arg {
+	struct vsnd_control *c;
+	const struct vsn_state_service *vs;
+};
+
+static bool slb_down(struct vsnd_control *c, const struct vsn_state_slb *slb)
+{
+	return slb && vsnd_health_of(c, slb->name) == VSN_HEALTH_DOWN;
+}
+
+static bool sig_destinations_failed(void *arg, size_t i)
+{
+	struct failed_arg *fa = arg;
+	const struct vsn_state_config *cfg = &fa->vs->configs[i];
+
+	for (size_t k = 0; k < cfg->n_policies; k++) {
+		const struct vsn_state_dest *d = &cfg->policies[k].dest;
+
+		if (d->kind == VSN_STATE_DEST_SLB && !slb_down(fa->c, d->slb))
+			return false;
+		for (size_t m = 0; d->kind == VSN_STATE_DEST_POOL && m < d->pool->n_members; m++)
+			if (!slb_down(fa->c, d->pool->members[m].slb))
+				return false;
+	}
+	return cfg->n_policies > 0;
+}
+
 static int64_t sig_wall_ms(void *arg)
 {
 	struct timespec ts;
@@ -170,7 +283,10 @@ static int evaluate(struct vsnd_control *c, const struct vsn_state_service *vs,
 {
 	const struct vsn_eval_signals sig = {
 		.arg = c,
+		.healthy = sig_healthy,
 		.node_up = sig_node_up,
+		.healthy_count = sig_healthy_count,
+		.load = sig_load,
 		.traffic = sig_traffic,
 		.wall_ms = sig_wall_ms,
 	};
@@ -183,11 +299,14 @@ static int evaluate(struct vsnd_control *c, const struct vsn_state_service *vs,
 		.now_ms = now,
 		.last_switch_ms = r->last_switch_ms,
 		.dwell_ms = c->d->o.dwell_ms ? c->d->o.dwell_ms : VSN_SELECT_DWELL_MS,
+		.destinations_failed = sig_destinations_failed,
 	};
+	struct failed_arg fa = {c, vs};
 	const struct vsnd_pin *pin = NULL;
 	struct vsn_select_result res;
 	int rc = 0;
 
+	in.arg = &fa;
 	*ret_switched = false;
 	if (!cf)
 		return -ENOMEM;

@@ -91,6 +91,29 @@ bool vsn_cond_unit_is_bits(enum vsn_cond_unit unit)
 	return unit >= VSN_COND_UNIT_BPS && unit <= VSN_COND_UNIT_GBPS;
 }
 
+int vsn_cond_duration_parse(const char *s, uint32_t max_ms, uint32_t *ret_ms)
+{
+	size_t digits = 0;
+	unsigned long long v = 0;
+
+	while (s[digits] >= '0' && s[digits] <= '9')
+		digits++;
+	for (size_t i = 0; digits && i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+		const struct duration_unit *u = &duration_units[i];
+
+		if (strcmp(s + digits, u->name))
+			continue;
+		for (size_t j = 0; j < digits && v <= max_ms; j++)
+			v = v * 10 + (s[j] - '0');
+		v *= u->ms;
+		if (!v || v > max_ms)
+			return -EINVAL;
+		*ret_ms = (uint32_t)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 bool vsn_cond_has_ref(const struct vsn_cond_node *n)
 {
 	return n->type >= VSN_COND_HEALTHY;

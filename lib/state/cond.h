@@ -157,4 +157,11 @@ const char *vsn_cond_ref_kind_name(enum vsn_cond_ref_kind kind);
 /* Whether a traffic comparison's number is bits/s (else packets/s). */
 bool vsn_cond_unit_is_bits(enum vsn_cond_unit unit);
 
+/*
+ * A duration as 'for' takes it, the whole text: a whole number of ms, s, m or h ("200ms",
+ * "30s"), from 1 ms to max_ms, into *ret_ms. -EINVAL (*ret_ms untouched); the document's other
+ * durations (an SLB's probe interval) use it so that every duration is written alike.
+ */
+int vsn_cond_duration_parse(const char *s, uint32_t max_ms, uint32_t *ret_ms);
+
 #endif /* VSN_STATE_COND_H */

@@ -7,6 +7,7 @@
  * next one; they return 0, or -ENOMEM to stop.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,325 @@ static int node_field(struct vsn_yaml *y, const char *key, yaml_node_t *v, void 
 	return dup_into(c, s, &n->name);
 }
 
+/* A duration written as 'for' takes it ("200ms", "2s"), from 1 ms up to max_ms. */
+static int take_duration(struct st_ctx *c, const yaml_node_t *v, const char *what, uint32_t min_ms,
+			 uint32_t max_ms, uint32_t *ret)
+{
+	const char *s = vsn_yaml_scalar(v);
+	uint32_t ms;
+
+	if (!s || vsn_cond_duration_parse(s, max_ms, &ms) || ms < min_ms)
+		st_error(c, v, "%s: expected a duration from %ums to %us (200ms, 2s), not '%s'",
+			 what, min_ms, max_ms / 1000, shown(v));
+	else
+		*ret = ms;
+	return 0;
+}
+
+/* Printable ASCII without blanks, 1 to max characters (an HTTP path, a Host header). */
+static bool printable(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (s[n] <= ' ' || s[n] > '~')
+			return false;
+	return n && n <= max;
+}
+
+static int take_path(struct st_ctx *c, const yaml_node_t *v, const char *what, const char **ret)
+{
+	const char *s = vsn_yaml_scalar(v);
+
+	if (!s || *s != '/' || !printable(s, VSN_PROBE_PATH_MAX)) {
+		st_error(c, v,
+			 "%s: expected a path from '/', printable, without blanks, at most " STR(
+				 VSN_PROBE_PATH_MAX) " characters, not '%s'",
+			 what, shown(v));
+		return 0;
+	}
+	return dup_into(c, s, ret);
+}
+
+static int take_host(struct st_ctx *c, const yaml_node_t *v, const char *what, const char **ret)
+{
+	const char *s = vsn_yaml_scalar(v);
+
+	if (!s || !printable(s, VSN_PROBE_HOST_MAX)) {
+		st_error(c, v,
+			 "%s: expected a host name, printable, without blanks, at most " STR(
+				 VSN_PROBE_HOST_MAX) " characters, not '%s'",
+			 what, shown(v));
+		return 0;
+	}
+	return dup_into(c, s, ret);
+}
+
+/* A file's path (a CA file): read by the controller when it probes, not here. */
+static int take_file(struct st_ctx *c, const yaml_node_t *v, const char *what, const char **ret)
+{
+	const char *s = vsn_yaml_scalar(v);
+
+	if (!s || !*s) {
+		st_error(c, v, "%s: expected a file's path, not '%s'", what, shown(v));
+		return 0;
+	}
+	return dup_into(c, s, ret);
+}
+
+static const char *const health_kind_names[] = {
+	[VSN_PROBE_TCP] = "tcp", [VSN_PROBE_HTTP] = "http", [VSN_PROBE_HTTPS] = "https"};
+
+static int probe_field(struct vsn_yaml *y, const char *key, yaml_node_t *v, void *obj)
+{
+	struct st_ctx *c = st_ctx_of(y);
+	struct vsn_state_health *h = obj;
+	uint32_t port;
+
+	if (!strcmp(key, "port")) {
+		if (!st_note(c, vsn_yaml_u32(y, v, "port", 1, 65535, &port)))
+			h->port = (uint16_t)port;
+		return 0;
+	}
+	if (!strcmp(key, "path"))
+		return take_path(c, v, "path", &h->path);
+	if (!strcmp(key, "expect"))
+		return st_note(c, vsn_yaml_u32(y, v, "expect", 100, 599, &h->expect));
+	if (!strcmp(key, "host"))
+		return take_host(c, v, "host", &h->host);
+	return take_file(c, v, "ca", &h->ca);
+}
+
+static const char *const tcp_fields[] = {"port", NULL};
+static const char *const http_fields[] = {"port", "path", "expect", "host", NULL};
+static const char *const https_fields[] = {"port", "path", "expect", "host", "ca", NULL};
+
+static int health_field(struct vsn_yaml *y, const char *key, yaml_node_t *v, void *obj)
+{
+	static const char *const *const kind_fields[] = {[VSN_PROBE_TCP] = tcp_fields,
+							 [VSN_PROBE_HTTP] = http_fields,
+							 [VSN_PROBE_HTTPS] = https_fields};
+	struct st_ctx *c = st_ctx_of(y);
+	struct vsn_state_health *h = obj;
+
+	if (!strcmp(key, "interval"))
+		return take_duration(c, v, "health interval", VSN_PROBE_MIN_INTERVAL_MS,
+				     VSN_PROBE_MAX_INTERVAL_MS, &h->interval_ms);
+	if (!strcmp(key, "timeout"))
+		return take_duration(c, v, "health timeout", 1, VSN_PROBE_MAX_INTERVAL_MS,
+				     &h->timeout_ms);
+	if (!strcmp(key, "rise"))
+		return st_note(c, vsn_yaml_u32(y, v, "rise", 1, VSN_PROBE_MAX_COUNT, &h->rise));
+	if (!strcmp(key, "fall"))
+		return st_note(c, vsn_yaml_u32(y, v, "fall", 1, VSN_PROBE_MAX_COUNT, &h->fall));
+	for (int k = VSN_PROBE_TCP; k <= VSN_PROBE_HTTPS; k++) {
+		if (strcmp(key, health_kind_names[k]))
+			continue;
+		if (h->kind) {
+			st_error(c, v, "health: one probe, tcp, http or https: %s is given already",
+				 health_kind_names[h->kind]);
+			return 0;
+		}
+		h->kind = (enum vsn_probe_kind)k;
+		if (!has_key(c, v, "port"))
+			st_error(c, v, "health %s: 'port' is required", key);
+		return st_note(c, vsn_yaml_each_field(y, v, key, kind_fields[k], probe_field, h));
+	}
+	return 0;
+}
+
+static const char *const health_fields[] = {"tcp",     "http", "https", "interval",
+					    "timeout", "rise", "fall",	NULL};
+
+static int take_health(struct st_ctx *c, yaml_node_t *v, struct vsn_state_slb *s)
+{
+	struct vsn_state_health *h = &s->health;
+	uint32_t interval;
+	int r;
+
+	h->pos = st_pos(v);
+	r = st_note(c, vsn_yaml_each_field(&c->y, v, "health", health_fields, health_field, h));
+	if (r || v->type != YAML_MAPPING_NODE)
+		return r;
+	if (!h->kind) {
+		st_error(c, v, "health: give a probe: tcp, http or https");
+		h->kind = VSN_PROBE_TCP; /* not "no health" either */
+		return 0;
+	}
+	interval = h->interval_ms ? h->interval_ms : VSN_PROBE_INTERVAL_MS;
+	if (h->timeout_ms > interval)
+		st_error(c, v, "health: the timeout (%ums) is longer than the interval (%ums)",
+			 h->timeout_ms, interval);
+	return 0;
+}
+
+static const char *const load_kind_names[] = {[VSN_LOAD_HAPROXY_CSV] = "haproxy_csv",
+					      [VSN_LOAD_NGINX_STATUS] = "nginx_status",
+					      [VSN_LOAD_PROMETHEUS] = "prometheus"};
+
+/* http[s]://ADDRESS[:PORT][/path] with a numeric address ([IPv6]): what the scraper fetches. */
+static bool url_valid(const char *s)
+{
+	char host[VSN_ADDR_STRLEN];
+	struct vsn_addr a;
+	const char *p, *end;
+	size_t n;
+
+	if (!strncmp(s, "http://", 7))
+		p = s + 7;
+	else if (!strncmp(s, "https://", 8))
+		p = s + 8;
+	else
+		return false;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end)
+			return false;
+		n = end - p - 1;
+		p++;
+		end++;
+	} else {
+		n = strcspn(p, ":/");
+		end = p + n;
+	}
+	if (!n || n >= sizeof(host))
+		return false;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if (vsn_addr_parse(host, &a) || (p[-1] != '[' && a.family == AF_INET6))
+		return false;
+	if (*end == ':') {
+		size_t d = strspn(end + 1, "0123456789");
+		unsigned long port = d && d <= 5 ? strtoul(end + 1, NULL, 10) : 0;
+
+		if (port < 1 || port > 65535)
+			return false;
+		end += 1 + d;
+	}
+	return (!*end || *end == '/') && (!*end || printable(end, VSN_PROBE_PATH_MAX));
+}
+
+/*
+ * A Prometheus selector's form: name or name{...}. The library's vsn_prom_sel_parse() (which
+ * libvsnstate does not link) checks the labels when the controller sets the scrape.
+ */
+static bool metric_valid(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:");
+	size_t len = strlen(s);
+
+	if (!n || n > VSN_PROM_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	return !s[n] || (s[n] == '{' && s[len - 1] == '}');
+}
+
+static int load_field(struct vsn_yaml *y, const char *key, yaml_node_t *v, void *obj)
+{
+	struct st_ctx *c = st_ctx_of(y);
+	struct vsn_state_load *l = obj;
+	const char *s = vsn_yaml_scalar(v);
+
+	if (!strcmp(key, "proxy") || !strcmp(key, "server")) {
+		if (!s || !*s || strlen(s) > VSN_PROBE_NAME_MAX) {
+			st_error(c, v, "load %s: expected a name, not '%s'", key, shown(v));
+			return 0;
+		}
+		return dup_into(c, s, !strcmp(key, "proxy") ? &l->proxy : &l->server);
+	}
+	if (!strcmp(key, "metric")) {
+		if (!s || !metric_valid(s)) {
+			st_error(c, v,
+				 "load metric: expected a selector name or "
+				 "name{label=\"value\",...}, not '%s'",
+				 shown(v));
+			return 0;
+		}
+		return dup_into(c, s, &l->metric);
+	}
+	if (!strcmp(key, "max")) {
+		char *end = NULL;
+		double d = s && *s ? strtod(s, &end) : NAN;
+
+		if (!s || !*s || *end || !(d > 0) || !isfinite(d))
+			st_error(c, v, "load max: expected a number above 0, not '%s'", shown(v));
+		else
+			l->max = d;
+		return 0;
+	}
+	if (!strcmp(key, "host"))
+		return take_host(c, v, "load host", &l->host);
+	if (!strcmp(key, "ca"))
+		return take_file(c, v, "load ca", &l->ca);
+	if (!strcmp(key, "interval"))
+		return take_duration(c, v, "load interval", VSN_PROBE_MIN_INTERVAL_MS,
+				     VSN_PROBE_MAX_INTERVAL_MS, &l->interval_ms);
+	if (!strcmp(key, "timeout"))
+		return take_duration(c, v, "load timeout", 1, VSN_PROBE_MAX_INTERVAL_MS,
+				     &l->timeout_ms);
+	for (int k = VSN_LOAD_HAPROXY_CSV; k <= VSN_LOAD_PROMETHEUS; k++) {
+		if (strcmp(key, load_kind_names[k]))
+			continue;
+		if (l->kind) {
+			st_error(c, v,
+				 "load: one source, haproxy_csv, nginx_status or prometheus: %s is "
+				 "given already",
+				 load_kind_names[l->kind]);
+			return 0;
+		}
+		l->kind = (enum vsn_load_kind)k;
+		if (!s || !url_valid(s)) {
+			st_error(c, v,
+				 "%s: expected a URL http[s]://ADDRESS[:PORT]/PATH with a numeric "
+				 "address, not '%s'",
+				 key, shown(v));
+			return 0;
+		}
+		return dup_into(c, s, &l->url);
+	}
+	return 0;
+}
+
+static const char *const load_fields[] = {"haproxy_csv", "nginx_status", "prometheus", "proxy",
+					  "server",	 "metric",	 "max",	       "host",
+					  "ca",		 "interval",	 "timeout",    NULL};
+
+/* Which fields go with which source: each given where it means nothing is an error. */
+static int take_load(struct st_ctx *c, yaml_node_t *v, struct vsn_state_slb *s)
+{
+	struct vsn_state_load *l = &s->load;
+	uint32_t interval;
+	const char *kind;
+	int r;
+
+	l->pos = st_pos(v);
+	r = st_note(c, vsn_yaml_each_field(&c->y, v, "load", load_fields, load_field, l));
+	if (r || v->type != YAML_MAPPING_NODE)
+		return r;
+	if (!l->kind) {
+		st_error(c, v, "load: give a source: haproxy_csv, nginx_status or prometheus");
+		l->kind = VSN_LOAD_HAPROXY_CSV;
+		return 0;
+	}
+	kind = load_kind_names[l->kind];
+	if (l->kind == VSN_LOAD_HAPROXY_CSV && !has_key(c, v, "proxy"))
+		st_error(c, v, "load: haproxy_csv needs 'proxy' (the row's pxname)");
+	if (l->kind != VSN_LOAD_HAPROXY_CSV && (has_key(c, v, "proxy") || has_key(c, v, "server")))
+		st_error(c, v, "load: 'proxy' and 'server' go with haproxy_csv, not %s", kind);
+	if (l->kind == VSN_LOAD_PROMETHEUS && !has_key(c, v, "metric"))
+		st_error(c, v, "load: prometheus needs 'metric' (a selector)");
+	if (l->kind != VSN_LOAD_PROMETHEUS && has_key(c, v, "metric"))
+		st_error(c, v, "load: 'metric' goes with prometheus, not %s", kind);
+	if (l->kind != VSN_LOAD_HAPROXY_CSV && !has_key(c, v, "max"))
+		st_error(c, v, "load: %s needs 'max' (the figure that is a load of 1)", kind);
+	if (l->ca && l->url && strncmp(l->url, "https://", 8))
+		st_error(c, v, "load: 'ca' goes with an https URL");
+	interval = l->interval_ms ? l->interval_ms : VSN_PROBE_INTERVAL_MS;
+	if (l->timeout_ms > interval)
+		st_error(c, v, "load: the timeout (%ums) is longer than the interval (%ums)",
+			 l->timeout_ms, interval);
+	return 0;
+}
+
 static int slb_field(struct vsn_yaml *y, const char *key, yaml_node_t *v, void *obj)
 {
 	struct st_ctx *c = st_ctx_of(y);
@@ -318,6 +638,10 @@ static int slb_field(struct vsn_yaml *y, const char *key, yaml_node_t *v, void *
 		return take_name(c, v, "slb name", &s->name);
 	if (!strcmp(key, "address"))
 		return st_note(c, vsn_yaml_addr(y, v, "slb address", &s->addr));
+	if (!strcmp(key, "health"))
+		return take_health(c, v, s);
+	if (!strcmp(key, "load"))
+		return take_load(c, v, s);
 	if (!strcmp(key, "forward"))
 		i = keyword(c, v, "forward", forward_names);
 	else
@@ -594,7 +918,8 @@ static int service_done(struct st_ctx *c, yaml_node_t *item, void *entry)
 }
 
 static const char *const node_fields[] = {"name", NULL};
-static const char *const slb_fields[] = {"name", "address", "forward", "state", NULL};
+static const char *const slb_fields[] = {"name",   "address", "forward", "state",
+					 "health", "load",    NULL};
 static const char *const slb_required[] = {"name", "address", NULL};
 static const char *const pool_fields[] = {"name", "forward", "members", NULL};
 static const char *const pool_required[] = {"name", "members", NULL};

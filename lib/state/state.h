@@ -19,7 +19,8 @@
 
 #include "addr.h"
 #include "cond.h"
-#include "vsn_dp.h" /* enum vsn_forward, vsn_slb_state, vsn_on_change */
+#include "vsn_dp.h"	/* enum vsn_forward, vsn_slb_state, vsn_on_change */
+#include "vsn_scrape.h" /* enum vsn_probe_kind, vsn_load_kind, their bounds (constants only) */
 
 /* Names of SLBs, pools, services and configurations: [a-z0-9][a-z0-9-]*, at most this long. */
 #define VSN_STATE_NAME_MAX 63
@@ -36,11 +37,49 @@ struct vsn_state_node {
 	struct vsn_state_pos pos;
 };
 
+/*
+ * An SLB's `health:` (docs/config-reference.md, "health"): one probe kind and its schedule,
+ * mapped one to one onto struct vsn_probe_opts (target: the SLB's address and port). The
+ * fields the document leaves out are 0 or NULL here: the prober's defaults then (vsn_probe.h).
+ */
+struct vsn_state_health {
+	enum vsn_probe_kind kind; /* 0: the SLB has no health: (its health is unknown) */
+	uint16_t port;		  /* 1..65535; required */
+	const char *path;	  /* http(s): NULL: "/" */
+	uint32_t expect;	  /* http(s): 100..599; 0: 200 */
+	const char *host;	  /* http(s): the Host header (https: SNI, name verified) */
+	const char *ca;		  /* https: a PEM file of CAs; NULL: no verification */
+	uint32_t interval_ms;	  /* 0: 1000 */
+	uint32_t timeout_ms;	  /* at most the interval; 0: 500 or the interval */
+	uint32_t rise, fall;	  /* 1..100; 0: 2 */
+	struct vsn_state_pos pos;
+};
+
+/*
+ * An SLB's `load:` (docs/config-reference.md, "load"): one scrape source, mapped onto struct
+ * vsn_load_opts. Absent fields are 0 or NULL: the scraper's defaults.
+ */
+struct vsn_state_load {
+	enum vsn_load_kind kind; /* 0: the SLB has no load: (its load is unknown) */
+	const char *url;	 /* http[s]://ADDRESS[:PORT][/path], a numeric address */
+	const char *proxy;	 /* haproxy_csv: the row's pxname; required */
+	const char *server;	 /* haproxy_csv: the row's svname; NULL: BACKEND */
+	const char *metric;	 /* prometheus: a selector name{label="value",...}; required */
+	double max;	      /* nginx_status, prometheus: required, > 0; haproxy_csv: 0 or > 0 */
+	const char *host;     /* the Host header; NULL: the URL's host */
+	const char *ca;	      /* https: a PEM file of CAs; NULL: no verification */
+	uint32_t interval_ms; /* 0: 1000 */
+	uint32_t timeout_ms;  /* 0: 500 or the interval */
+	struct vsn_state_pos pos;
+};
+
 struct vsn_state_slb {
 	const char *name;
 	struct vsn_addr addr;
-	enum vsn_forward forward; /* when a policy names the SLB itself; default l2 */
-	enum vsn_slb_state state; /* the operator's; default up */
+	enum vsn_forward forward;	/* when a policy names the SLB itself; default l2 */
+	enum vsn_slb_state state;	/* the operator's; default up */
+	struct vsn_state_health health; /* kind 0 without health: */
+	struct vsn_state_load load;	/* kind 0 without load: */
 	struct vsn_state_pos pos;
 };
 

@@ -312,6 +312,144 @@ static void looks_names_up_and_resolves_destinations(void **state)
 }
 
 /* YAML itself: a syntax error, a second document, no document, a wrong type. */
+static void parses_health_and_load(void **state)
+{
+	struct vsn_state *st =
+		parse_ok("slbs:\n"
+			 "  - name: a\n"
+			 "    address: 10.0.0.1\n"
+			 "    health: {http: {port: 80, path: /healthz, expect: 204, host: "
+			 "www.example.com},\n"
+			 "             interval: 200ms, timeout: 150ms, rise: 3, fall: 1}\n"
+			 "    load: {haproxy_csv: 'http://10.0.0.1:8404/stats;csv', proxy: web, "
+			 "server: s1,\n"
+			 "           interval: 2s}\n"
+			 "  - name: b\n"
+			 "    address: '2001:db8::2'\n"
+			 "    health: {https: {port: 443, ca: /etc/vsn/ca.pem}}\n"
+			 "    load: {nginx_status: 'http://[2001:db8::2]/status', max: 1000}\n"
+			 "  - name: c\n"
+			 "    address: 10.0.0.3\n"
+			 "    health: {tcp: {port: 22}}\n"
+			 "    load: {prometheus: 'https://10.0.0.3:9100/metrics', metric: "
+			 "'sess{proxy=\"in\"}',\n"
+			 "           max: 2.5, ca: /ca.pem, host: m.example.com, timeout: 300ms}\n"
+			 "  - {name: d, address: 10.0.0.4}\n");
+	const struct vsn_state_slb *a = vsn_state_slb_find(st, "a");
+	const struct vsn_state_slb *b = vsn_state_slb_find(st, "b");
+	const struct vsn_state_slb *c = vsn_state_slb_find(st, "c");
+	const struct vsn_state_slb *d = vsn_state_slb_find(st, "d");
+
+	assert_int_equal(a->health.kind, VSN_PROBE_HTTP);
+	assert_int_equal(a->health.port, 80);
+	assert_string_equal(a->health.path, "/healthz");
+	assert_int_equal(a->health.expect, 204);
+	assert_string_equal(a->health.host, "www.example.com");
+	assert_null(a->health.ca);
+	assert_int_equal(a->health.interval_ms, 200);
+	assert_int_equal(a->health.timeout_ms, 150);
+	assert_int_equal(a->health.rise, 3);
+	assert_int_equal(a->health.fall, 1);
+	assert_int_equal(a->health.pos.line, 4);
+	assert_int_equal(a->load.kind, VSN_LOAD_HAPROXY_CSV);
+	assert_string_equal(a->load.url, "http://10.0.0.1:8404/stats;csv");
+	assert_string_equal(a->load.proxy, "web");
+	assert_string_equal(a->load.server, "s1");
+	assert_int_equal(a->load.interval_ms, 2000);
+	assert_true(a->load.max == 0);
+
+	assert_int_equal(b->health.kind, VSN_PROBE_HTTPS);
+	assert_int_equal(b->health.port, 443);
+	assert_null(b->health.path);
+	assert_int_equal(b->health.expect, 0);
+	assert_string_equal(b->health.ca, "/etc/vsn/ca.pem");
+	assert_int_equal(b->health.interval_ms, 0);
+	assert_int_equal(b->health.rise, 0);
+	assert_int_equal(b->load.kind, VSN_LOAD_NGINX_STATUS);
+	assert_true(b->load.max == 1000);
+
+	assert_int_equal(c->health.kind, VSN_PROBE_TCP);
+	assert_int_equal(c->health.port, 22);
+	assert_int_equal(c->load.kind, VSN_LOAD_PROMETHEUS);
+	assert_string_equal(c->load.metric, "sess{proxy=\"in\"}");
+	assert_true(c->load.max == 2.5);
+	assert_string_equal(c->load.ca, "/ca.pem");
+	assert_string_equal(c->load.host, "m.example.com");
+	assert_int_equal(c->load.timeout_ms, 300);
+
+	assert_int_equal(d->health.kind, 0);
+	assert_int_equal(d->load.kind, 0);
+	vsn_state_free(st);
+}
+
+#define SLB_A "slbs:\n  - name: a\n    address: 10.0.0.1\n"
+
+static void refuses_bad_health(void **state)
+{
+	/* No probe, two probes, an unknown key at each level, a missing port. */
+	expect_errors(SLB_A "    health: {interval: 1s}\n",
+		      "state.yaml:4:13: health: give a probe: tcp, http or https\n");
+	expect_errors(SLB_A "    health: {tcp: {port: 1}, http: {port: 2}}\n",
+		      "state.yaml:4:36: health: one probe, tcp, http or https: tcp is given "
+		      "already\n");
+	expect_errors(SLB_A "    health: {tcp: {port: 1}, every: 1s}\n",
+		      "state.yaml:4:30: health: unknown field 'every'\n");
+	expect_errors(SLB_A "    health: {tcp: {port: 1, path: /}}\n",
+		      "state.yaml:4:29: tcp: unknown field 'path'\n");
+	expect_errors(SLB_A "    health: {http: {path: /}}\n",
+		      "state.yaml:4:20: health http: 'port' is required\n");
+	/* Values: port, path, expect, rise, durations, timeout above the interval. */
+	expect_errors(SLB_A "    health: {tcp: {port: 0}}\n",
+		      "state.yaml:4:26: port: 0 is out of range 1..65535\n");
+	expect_errors(SLB_A "    health: {http: {port: 80, path: healthz}}\n",
+		      "state.yaml:4:37: path: expected a path from '/', printable, without "
+		      "blanks, at most 1024 characters, not 'healthz'\n");
+	expect_errors(SLB_A "    health: {http: {port: 80, expect: 600}}\n",
+		      "state.yaml:4:39: expect: 600 is out of range 100..599\n");
+	expect_errors(SLB_A "    health: {tcp: {port: 1}, rise: 0}\n",
+		      "state.yaml:4:36: rise: 0 is out of range 1..100\n");
+	expect_errors(SLB_A "    health: {tcp: {port: 1}, interval: 200}\n",
+		      "state.yaml:4:40: health interval: expected a duration from 10ms to 3600s "
+		      "(200ms, 2s), not '200'\n");
+	expect_errors(SLB_A "    health: {tcp: {port: 1}, interval: 5ms}\n",
+		      "state.yaml:4:40: health interval: expected a duration from 10ms to 3600s "
+		      "(200ms, 2s), not '5ms'\n");
+	expect_errors(SLB_A "    health: {tcp: {port: 1}, interval: 100ms, timeout: 150ms}\n",
+		      "state.yaml:4:13: health: the timeout (150ms) is longer than the interval "
+		      "(100ms)\n");
+	expect_errors(SLB_A "    health: tcp\n", "state.yaml:4:13: health: expected a mapping\n");
+}
+
+static void refuses_bad_load(void **state)
+{
+	expect_errors(SLB_A "    load: {max: 3}\n",
+		      "state.yaml:4:11: load: give a source: haproxy_csv, nginx_status or "
+		      "prometheus\n");
+	expect_errors(SLB_A "    load: {nginx_status: 'http://10.0.0.1/s', max: 1, "
+			    "prometheus: 'http://10.0.0.1/m'}\n",
+		      "state.yaml:4:67: load: one source, haproxy_csv, nginx_status or prometheus: "
+		      "nginx_status is given already\n");
+	expect_errors(SLB_A "    load: {nginx_status: 'http://10.0.0.1/s', max: 1, url: x}\n",
+		      "state.yaml:4:55: load: unknown field 'url'\n");
+	expect_errors(SLB_A "    load: {nginx_status: 'http://slb-a.example/s', max: 1}\n",
+		      "state.yaml:4:26: nginx_status: expected a URL http[s]://ADDRESS[:PORT]/PATH "
+		      "with a numeric address, not 'http://slb-a.example/s'\n");
+	expect_errors(SLB_A "    load: {haproxy_csv: 'http://10.0.0.1:8404/;csv'}\n",
+		      "state.yaml:4:11: load: haproxy_csv needs 'proxy' (the row's pxname)\n");
+	expect_errors(SLB_A "    load: {nginx_status: 'http://10.0.0.1/s'}\n",
+		      "state.yaml:4:11: load: nginx_status needs 'max' (the figure that is a load "
+		      "of 1)\n");
+	expect_errors(SLB_A "    load: {prometheus: 'http://10.0.0.1/m', max: 0, metric: 'a b'}\n",
+		      "state.yaml:4:50: load max: expected a number above 0, not '0'\n"
+		      "state.yaml:4:61: load metric: expected a selector name or "
+		      "name{label=\"value\",...}, not 'a b'\n");
+	expect_errors(SLB_A "    load: {nginx_status: 'http://10.0.0.1/s', max: 1, proxy: p}\n",
+		      "state.yaml:4:11: load: 'proxy' and 'server' go with haproxy_csv, not "
+		      "nginx_status\n");
+	expect_errors(SLB_A "    load: {nginx_status: 'http://10.0.0.1/s', max: 1, ca: /ca.pem}\n",
+		      "state.yaml:4:11: load: 'ca' goes with an https URL\n");
+}
+
 static void refuses_yaml_syntax_errors(void **state)
 {
 	expect_errors("nodes: [{name: n1}\n", "state.yaml:2:1: did not find expected ',' or ']'\n");
@@ -838,6 +976,9 @@ int main(void)
 		cmocka_unit_test(parses_every_field_of_a_full_document),
 		cmocka_unit_test(defaults_fill_what_is_left_out),
 		cmocka_unit_test(looks_names_up_and_resolves_destinations),
+		cmocka_unit_test(parses_health_and_load),
+		cmocka_unit_test(refuses_bad_health),
+		cmocka_unit_test(refuses_bad_load),
 		cmocka_unit_test(refuses_yaml_syntax_errors),
 		cmocka_unit_test(refuses_unknown_fields),
 		cmocka_unit_test(refuses_duplicate_keys),
