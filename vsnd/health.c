@@ -47,13 +47,19 @@ static void on_probe(struct vsn_prober *p, const struct vsn_probe_change *ch, vo
 		return;
 	/* Unknown to up changes nothing the nodes have: the sets say up until a probe says down. */
 	to_nodes = ch->new_state == VSN_HEALTH_DOWN || ch->old_state == VSN_HEALTH_DOWN;
-	if (to_nodes && !c->rollout_running) {
+	/* The state reaches every node at once, in one round trip, before any set. */
+	if (to_nodes && !c->rollout_running)
 		vsnd_control_broadcast_state(c, slb, vsnd_control_slb_state(c, slb));
-		vsnd_switch_push(c, mono_ms());
-	}
 	vsnd_control_event_slb_health(c, slb->name, vsn_health_name(ch->old_state),
 				      vsn_health_name(ch->new_state), ch->reason);
+	/*
+	 * Conditions first: a switch it causes is pushed with the SLB's new state in one set,
+	 * rather than a set with the state, then another with the switch. What is left (no
+	 * switch) goes out here.
+	 */
 	vsnd_switch_tick(c);
+	if (to_nodes && !c->rollout_running)
+		vsnd_switch_push(c, mono_ms());
 }
 
 static int names_set(char ***v, size_t *n, const char *name)
