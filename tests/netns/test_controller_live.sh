@@ -90,69 +90,6 @@ declare -A NODE_PID=() PIN=()
 ADMIN_TOKEN='' READ_TOKEN=''
 APPLIES=0 # documents vsnd accepted (applies and rollbacks), for vsn_applies_total
 
-now_us() { echo "${EPOCHREALTIME/./}"; }
-ms_since() { echo $((($(now_us) - $1) / 1000)); }
-
-# Lines of a log are counted to mark a point; "since MARK" is what came after it.
-mark() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
-since() { tail -n +"$(($2 + 1))" "$1" 2>/dev/null; }
-
-# wait_log FILE MARK REGEX TIMEOUT_MS: wait until a line after MARK matches REGEX (grep -E).
-wait_log() {
-	local file=$1 m=$2 re=$3 tmo=$4 t0
-
-	t0=$(now_us)
-	until since "$file" "$m" | grep -qE -- "$re"; do
-		if [ "$(ms_since "$t0")" -ge "$tmo" ]; then
-			echo "no line matching '$re' in $(basename "$file") within $tmo ms; it ends:"
-			since "$file" "$m" | tail -n 15 | sed 's/^/    /'
-			return 1
-		fi
-		sleep 0.01
-	done
-}
-
-# count_log FILE MARK REGEX: how many lines after MARK match.
-count_log() { since "$1" "$2" | grep -cE -- "$3"; }
-
-# bg_in NS LOG COMMAND...: COMMAND in namespace NS in the background, its output appended to LOG;
-# BG_PID is the program itself (nsenter execs it), registered for the cleanup. Not on the test's
-# terminal (fd 3).
-BG_PID=''
-bg_in() {
-	local ns=$1 log=$2
-
-	shift 2
-	nsenter --net="/run/netns/$ns" "$@" </dev/null >>"$log" 2>&1 3>&- &
-	BG_PID=$!
-	vsn_register pid "$BG_PID" "$ns"
-}
-
-# alive PID: running (a child that has exited stays a zombie until reaped).
-alive() {
-	local st
-
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]
-}
-
-# stop_pid PID SIGNAL: signal it and reap it (SIGKILL after 3 s); its exit status in STOP_RC.
-# stderr is discarded throughout: bash's notice of a job it reaped as "Killed" is no test output.
-STOP_RC=''
-stop_pid() {
-	local i
-
-	{
-		kill -"$2" "$1"
-		for i in $(seq 1 300); do
-			alive "$1" || break
-			sleep 0.01
-		done
-		alive "$1" && kill -KILL "$1"
-		wait "$1"
-		STOP_RC=$?
-	} 2>/dev/null
-}
-
 # ---- vsnd and the agents ----
 
 # vsnd_start: vsnd in controller mode on the run's store, once it listens for nodes.
