@@ -941,13 +941,45 @@ static int pins_load(struct vsnd_control *c)
 	return r;
 }
 
+/*
+ * One transaction: the meta value key (NULL: none) and every node's set compiled with the
+ * document and overrides in force, a changed one stored under a new generation (*ret).
+ */
+static int recompile_stored(struct vsnd_control *c, const char *key, const char *text,
+			    struct vsnd_changes *ret)
+{
+	struct names nodes = {0};
+	int r = vsn_db_begin(c->db);
+
+	if (r)
+		return r;
+	if (key)
+		r = vsn_db_meta_set_text(c->db, key, text);
+	if (!r)
+		r = recompile(c, c->st, true, ret, &nodes, NULL, NULL);
+	if (!r)
+		r = vsn_db_commit(c->db);
+	if (r)
+		vsn_db_rollback(c->db);
+	names_free(&nodes);
+	return r;
+}
+
+/* Overrides (pins, drains, switches) go to each changed node at once, not in two phases. */
+static void push_each(struct vsnd_control *c, const struct vsnd_changes *ch)
+{
+	for (size_t i = 0; i < ch->n; i++) {
+		desired_since(c, ch->c[i].node, ch->c[i].generation);
+		vsn_ctl_set_node(c->d->ctl, ch->c[i].node, ch->c[i].set, 0);
+	}
+}
+
 int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *configuration,
 		     const char *author, struct vsnd_changes *ret, struct vsn_api_err *err)
 {
 	const struct vsn_state_service *vs = c->st ? vsn_state_service_find(c->st, service) : NULL;
 	const struct vsnd_pin *old = pin_find(c, service);
 	struct vsnd_changes ch = {0};
-	struct names nodes = {0};
 	char *prev_cfg = NULL, *prev_author = NULL, *text;
 	int64_t prev_at = 0;
 	int r;
@@ -970,18 +1002,8 @@ int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *co
 	pin_remove(c, service);
 	r = configuration ? pin_add(c, service, configuration, author, now_ms()) : 0;
 	text = r ? NULL : pins_json(c);
-	r = r ? r : text ? vsn_db_begin(c->db) : -ENOMEM;
-	if (!r) {
-		r = vsn_db_meta_set_text(c->db, META_PINS, text);
-		if (!r)
-			r = recompile(c, c->st, true, &ch, &nodes, NULL, NULL);
-		if (!r)
-			r = vsn_db_commit(c->db);
-		if (r)
-			vsn_db_rollback(c->db);
-	}
+	r = r ? r : text ? recompile_stored(c, META_PINS, text, &ch) : -ENOMEM;
 	free(text);
-	names_free(&nodes);
 	if (r) {
 		pin_remove(c, service);
 		if (prev_cfg && prev_author)
@@ -999,10 +1021,7 @@ int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *co
 	free(prev_cfg);
 	free(prev_author);
 	/* An operator's override, like a drain: to each node at once. */
-	for (size_t i = 0; i < ch.n; i++) {
-		desired_since(c, ch.c[i].node, ch.c[i].generation);
-		vsn_ctl_set_node(c->d->ctl, ch.c[i].node, ch.c[i].set, 0);
-	}
+	push_each(c, &ch);
 	*ret = ch;
 	return 0;
 }
@@ -1010,27 +1029,15 @@ int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *co
 void vsnd_switch_push(struct vsnd_control *c, uint64_t now_ms)
 {
 	struct vsnd_changes ch = {0};
-	struct names nodes = {0};
-	int r = vsn_db_begin(c->db);
+	int r = recompile_stored(c, NULL, NULL, &ch);
 
-	if (!r) {
-		r = recompile(c, c->st, true, &ch, &nodes, NULL, NULL);
-		if (!r)
-			r = vsn_db_commit(c->db);
-		if (r)
-			vsn_db_rollback(c->db);
-	}
-	names_free(&nodes);
 	if (r) {
 		log_err("switch", "sets not stored: %s", vsn_db_errmsg(c->db));
 		vsnd_changes_free(&ch);
 		return;
 	}
 	/* A switch goes to each node at once, as a pin does. */
-	for (size_t i = 0; i < ch.n; i++) {
-		desired_since(c, ch.c[i].node, ch.c[i].generation);
-		vsn_ctl_set_node(c->d->ctl, ch.c[i].node, ch.c[i].set, 0);
-	}
+	push_each(c, &ch);
 	vsnd_changes_free(&ch);
 }
 
@@ -1126,7 +1133,6 @@ int vsnd_control_drain(struct vsnd_control *c, const char *name, bool drain, con
 {
 	const struct vsn_state_slb *slb = c->st ? vsn_state_slb_find(c->st, name) : NULL;
 	struct vsnd_changes ch = {0};
-	struct names nodes = {0};
 	char *text, **v;
 	int r;
 
@@ -1161,18 +1167,8 @@ int vsnd_control_drain(struct vsnd_control *c, const char *name, bool drain, con
 	if (slb->state == VSN_SLB_UP && vsnd_health_of(c, slb->name) != VSN_HEALTH_DOWN)
 		vsnd_control_broadcast_state(c, slb, drain ? VSN_SLB_DRAIN : VSN_SLB_UP);
 	text = drained_text(c);
-	r = text ? vsn_db_begin(c->db) : -ENOMEM;
-	if (!r) {
-		r = vsn_db_meta_set_text(c->db, META_DRAINED, text);
-		if (!r)
-			r = recompile(c, c->st, true, &ch, &nodes, NULL, NULL);
-		if (!r)
-			r = vsn_db_commit(c->db);
-		if (r)
-			vsn_db_rollback(c->db);
-	}
+	r = text ? recompile_stored(c, META_DRAINED, text, &ch) : -ENOMEM;
 	free(text);
-	names_free(&nodes);
 	if (r) {
 		vsnd_changes_free(&ch);
 		return vsn_api_fail(err, r, 500, "not stored: %s", vsn_db_errmsg(c->db));
@@ -1180,10 +1176,7 @@ int vsnd_control_drain(struct vsnd_control *c, const char *name, bool drain, con
 	event(c, drain ? "slb-drain" : "slb-undrain", name,
 	      json_pack("{s:s, s:o}", "author", author, "changed", changes_json(&ch)));
 	/* The nodes have the state already: their new sets need no two phases. */
-	for (size_t i = 0; i < ch.n; i++) {
-		desired_since(c, ch.c[i].node, ch.c[i].generation);
-		vsn_ctl_set_node(c->d->ctl, ch.c[i].node, ch.c[i].set, 0);
-	}
+	push_each(c, &ch);
 	vsnd_changes_free(&ch);
 	*ret_changed = true;
 	return 0;
