@@ -295,11 +295,65 @@ static int status_nodes(FILE *f, const json_t *st)
 	return table_print(f, &t, NULL);
 }
 
+/* "up", "down (connect refused)", "unknown"; "-" without health:. */
+static char *health_cell(const json_t *h)
+{
+	const char *state = json_string_value(json_object_get(h, "state"));
+	const char *why = json_string_value(json_object_get(h, "reason"));
+	char *s = NULL;
+
+	if (!state)
+		return strdup("-");
+	if (!strcmp(state, "down") && why && *why)
+		return asprintf(&s, "%s (%s)", state, why) < 0 ? NULL : s;
+	return strdup(state);
+}
+
+/* "0.42", "failed (connect refused)", "unknown"; "-" without load:. */
+static char *load_cell(const json_t *l)
+{
+	const char *state = json_string_value(json_object_get(l, "state"));
+	const char *why = json_string_value(json_object_get(l, "reason"));
+	const json_t *v = json_object_get(l, "value");
+	char *s = NULL;
+
+	if (!state)
+		return strdup("-");
+	if (json_is_number(v))
+		return asprintf(&s, "%.2f", json_number_value(v)) < 0 ? NULL : s;
+	if (!strcmp(state, "failed") && why && *why)
+		return asprintf(&s, "%s (%s)", state, why) < 0 ? NULL : s;
+	return strdup(state);
+}
+
+static int status_slbs(FILE *f, const json_t *st)
+{
+	static const char *const head[] = {"SLB", "ADDRESS", "STATE", "HEALTH", "LOAD"};
+	struct table t = {.ncol = 5, .head = head};
+	const json_t *a = json_object_get(st, "slbs"), *e;
+	size_t i;
+
+	json_array_foreach(a, i, e)
+	{
+		char *cells[5] = {
+			field(e, "name"),
+			field(e, "address"),
+			field(e, "state"),
+			health_cell(json_object_get(e, "health")),
+			load_cell(json_object_get(e, "load")),
+		};
+
+		row(&t, cells);
+	}
+	if (!t.nrow) {
+		fprintf(f, "no SLBs\n");
+		return t.err;
+	}
+	return table_print(f, &t, NULL);
+}
+
 int ctl_fmt_status(FILE *f, const json_t *st)
 {
-	static const char *const slb_head[] = {"SLB", "ADDRESS", "STATE"};
-	static const char *const slb_keys[] = {"name", "address", "state"};
-	struct table slbs = {.ncol = 3, .head = slb_head};
 	int r;
 
 	if (json_is_integer(json_object_get(st, "revision")))
@@ -309,12 +363,7 @@ int ctl_fmt_status(FILE *f, const json_t *st)
 	fputc('\n', f);
 	r = status_nodes(f, st) ?: r;
 	fputc('\n', f);
-	rows_of(&slbs, st, "slbs", slb_keys);
-	if (!slbs.nrow) {
-		fprintf(f, "no SLBs\n");
-		return slbs.err ?: r;
-	}
-	return table_print(f, &slbs, NULL) ?: r;
+	return status_slbs(f, st) ?: r;
 }
 
 int ctl_fmt_history(FILE *f, const json_t *h)

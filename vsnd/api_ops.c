@@ -8,6 +8,8 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "vsn_probe.h"
+#include "vsn_scrape.h"
 #include "vsnd.h"
 
 static json_t *revision_result(uint64_t rev, const struct vsnd_changes *ch, uint64_t rollout)
@@ -331,6 +333,29 @@ static void sort_by_name(json_t *a)
 	free(v);
 }
 
+/* The SLB's probe as it stands: null without health:, else its state and last result. */
+static json_t *health_json(const struct vsnd_control *c, const struct vsn_state_slb *s)
+{
+	struct vsn_probe_status ps;
+
+	if (!s->health.kind || vsnd_probe_of(c, s->name, &ps))
+		return json_null();
+	return json_pack("{s:s, s:s, s:I}", "state", vsn_health_name(ps.state), "reason",
+			 ps.last_reason, "ms", (json_int_t)ps.last_ms);
+}
+
+/* The SLB's load: null without load:, else ok with its value, failed or unknown. */
+static json_t *load_json(const struct vsnd_control *c, const struct vsn_state_slb *s)
+{
+	struct vsn_load_status ls;
+
+	if (!s->load.kind || vsnd_load_of(c, s->name, &ls))
+		return json_null();
+	return json_pack("{s:s, s:o, s:s}", "state", vsn_load_state_name(ls.state), "value",
+			 ls.state == VSN_LOAD_OK ? json_real(ls.load) : json_null(), "reason",
+			 ls.reason);
+}
+
 static int op_status(void *arg, json_t **ret, struct vsn_api_err *err)
 {
 	struct vsnd_control *c = arg;
@@ -371,15 +396,14 @@ static int op_status(void *arg, json_t **ret, struct vsn_api_err *err)
 	}
 	for (size_t i = 0; st && i < st->n_slbs; i++) {
 		const struct vsn_state_slb *s = &st->slbs[i];
-		enum vsn_slb_state state = s->state;
 
-		if (state == VSN_SLB_UP && vsnd_control_drained(c, s->name))
-			state = VSN_SLB_DRAIN;
 		inet_ntop(s->addr.family, s->addr.bytes, addr, sizeof(addr));
-		json_array_append_new(slbs,
-				      json_pack("{s:s, s:s, s:s, s:b}", "name", s->name, "address",
-						addr, "state", vsn_slb_state_name(state), "drained",
-						vsnd_control_drained(c, s->name)));
+		json_array_append_new(
+			slbs,
+			json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "name", s->name, "address",
+				  addr, "state", vsn_slb_state_name(vsnd_control_slb_state(c, s)),
+				  "drained", vsnd_control_drained(c, s->name), "health",
+				  health_json(c, s), "load", load_json(c, s)));
 	}
 	vsn_ctl_status(c->d->ctl, node_status_cb, &acc);
 	sort_by_name(acc.nodes);

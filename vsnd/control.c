@@ -482,11 +482,11 @@ static void prev_free(struct vsnd_control *c)
 }
 
 /*
- * A rollout aborted before any Commit: every node kept its set, and so does the store. The
- * document before the apply is in force again (its revision stays in the history), each node's
- * desired set is its old one, so a node that reconnects is not sent the aborted set on its own.
+ * A rollout aborted before any Commit: every node kept its set, and so does the store: each
+ * node's desired set is its old one again, so a node that reconnects is not sent the aborted
+ * set on its own. in_force: the revision in force to store with it (0: leave it).
  */
-static int revert(struct vsnd_control *c)
+static int sets_revert(struct vsnd_control *c, uint64_t in_force)
 {
 	int r = vsn_db_begin(c->db);
 
@@ -497,8 +497,8 @@ static int revert(struct vsnd_control *c)
 		r = vsn_db_node_set_put(c->db, ch->node, ch->old_generation,
 					ch->old_bytes ? ch->old_bytes : "", ch->old_len);
 	}
-	if (!r)
-		r = vsn_db_meta_set_u64(c->db, META_IN_FORCE, c->prev_revision);
+	if (!r && in_force)
+		r = vsn_db_meta_set_u64(c->db, META_IN_FORCE, in_force);
 	if (!r)
 		r = vsn_db_commit(c->db);
 	if (r) {
@@ -515,6 +515,16 @@ static int revert(struct vsnd_control *c)
 		vsn_ctl_set_node(c->d->ctl, ch->node, old, VSN_CTL_NO_PUSH);
 		vsn_ctl_set_unref(old);
 	}
+	return 0;
+}
+
+/* An apply's rollout aborted: its sets, and the document before it, are back in force. */
+static int revert(struct vsnd_control *c)
+{
+	int r = sets_revert(c, c->prev_revision);
+
+	if (r)
+		return r;
 	vsn_state_free(c->st);
 	free(c->doc);
 	free(c->doc_name);
@@ -534,13 +544,27 @@ static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg)
 {
 	struct vsnd_control *c = arg;
 	uint64_t aborted_rev = c->revision;
-	bool reverted = false;
+	bool reverted = false, was_switch = c->rollout_switch;
 	char sub[32];
 	int r;
 
 	vsnd_on_rollout(res, c->d);
 	c->rollout_running = false;
-	if (res->err && !res->after_commit) {
+	if (res->err && !res->after_commit && c->rollout_switch) {
+		/*
+		 * The switch stands (its condition still holds): its sets go to each node on its
+		 * own, under new generations (the aborted ones count as refused).
+		 */
+		r = sets_revert(c, 0);
+		if (r)
+			log_err("rollout", "id=%llu revert=failed error=\"%s\"",
+				(unsigned long long)res->id, strerror(-r));
+		else
+			log_info("rollout",
+				 "id=%llu switch=aborted: sending each node its set at once",
+				 (unsigned long long)res->id);
+		c->push_deferred = c->push_one_phase = true;
+	} else if (res->err && !res->after_commit) {
 		r = revert(c);
 		reverted = !r;
 		if (r)
@@ -552,6 +576,10 @@ static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg)
 				 (unsigned long long)c->revision);
 	}
 	prev_free(c);
+	c->rollout_switch = false;
+	/* Evaluations wait for a rollout: the next one now. */
+	if (c->eval_ev)
+		event_active(c->eval_ev, EV_TIMEOUT, 1);
 	c->m.rollouts++;
 	if (res->err)
 		c->m.rollouts_aborted++;
@@ -559,8 +587,9 @@ static void on_rollout(const struct vsn_ctl_rollout_result *res, void *arg)
 		vsnd_hist_add(&c->m.rollout_skew, res->spread_ms / 1000.0);
 	snprintf(sub, sizeof(sub), "rollout %llu", (unsigned long long)res->id);
 	event(c, res->err ? "rollout-aborted" : "rollout-committed", sub,
-	      json_pack("{s:I, s:s?, s:s?, s:s, s:f, s:f, s:f, s:I, s:I, s:o}", "nodes",
-			(json_int_t)res->n_nodes, "failed_node", res->failed_node, "error",
+	      json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:f, s:f, s:f, s:I, s:I, s:o}", "cause",
+			was_switch ? "switch" : "apply", "nodes", (json_int_t)res->n_nodes,
+			"failed_node", res->failed_node, "error",
 			res->err ? strerror(-res->err) : NULL, "message",
 			res->message ? res->message : "", "prepare_ms", res->prepare_ms,
 			"commit_ms", res->commit_ms, "skew_ms", res->spread_ms, "aborted",
@@ -965,7 +994,7 @@ static int recompile_stored(struct vsnd_control *c, const char *key, const char 
 	return r;
 }
 
-/* Overrides (pins, drains, switches) go to each changed node at once, not in two phases. */
+/* Operators' overrides (pins, drains) go to each changed node at once, not in two phases. */
 static void push_each(struct vsnd_control *c, const struct vsnd_changes *ch)
 {
 	for (size_t i = 0; i < ch->n; i++) {
@@ -1026,30 +1055,51 @@ int vsnd_control_pin(struct vsnd_control *c, const char *service, const char *co
 	return 0;
 }
 
-void vsnd_switch_push(struct vsnd_control *c, uint64_t now_ms)
+int vsnd_switch_push(struct vsnd_control *c, struct vsnd_changes *ret)
 {
 	struct vsnd_changes ch = {0};
-	int r = recompile_stored(c, NULL, NULL, &ch);
+	uint64_t id;
+	bool one_phase = c->push_one_phase;
+	int r;
 
+	if (c->rollout_running) {
+		c->push_deferred = true; /* its result may change the sets: after it */
+		return -EBUSY;
+	}
+	c->push_deferred = c->push_one_phase = false;
+	r = recompile_stored(c, NULL, NULL, &ch);
 	if (r) {
 		log_err("switch", "sets not stored: %s", vsn_db_errmsg(c->db));
 		vsnd_changes_free(&ch);
-		return;
+		return r;
 	}
-	/* A switch goes to each node at once, as a pin does. */
-	push_each(c, &ch);
-	vsnd_changes_free(&ch);
+	/* Like an apply's: every node of the service flips together, unless a rollout of the
+	 * same switch aborted. */
+	if (one_phase) {
+		push_each(c, &ch);
+	} else {
+		push(c, &ch, &id);
+		if (c->rollout_running) {
+			/* Its old sets, should it abort; the caller gets the names. */
+			c->rollout_switch = true;
+			c->pending = ch;
+			ch = (struct vsnd_changes){0};
+			if (ret && changes_copy(&c->pending, ret))
+				*ret = (struct vsnd_changes){0};
+			return 0;
+		}
+	}
+	if (ret)
+		*ret = ch;
+	else
+		vsnd_changes_free(&ch);
+	return 0;
 }
 
-void vsnd_control_event_configuration(struct vsnd_control *c, const char *service, const char *from,
-				      const char *to, const char *when, const char *values,
-				      const char *why)
+void vsnd_control_event(struct vsnd_control *c, const char *type, const char *subject,
+			json_t *detail)
 {
-	log_info("configuration", "service=%s from=%s to=%s reason=\"%s\" values=\"%s\"", service,
-		 from ? from : "-", to, why, values);
-	event(c, "configuration", service,
-	      json_pack("{s:s?, s:s, s:s?, s:s, s:s}", "from", from, "to", to, "condition", when,
-			"values", values, "reason", why));
+	event(c, type, subject, detail);
 }
 
 void vsnd_control_event_slb_health(struct vsnd_control *c, const char *slb, const char *from,
@@ -1184,6 +1234,7 @@ int vsnd_control_drain(struct vsnd_control *c, const char *name, bool drain, con
 
 void vsnd_control_on_event(struct vsnd_control *c, const struct vsn_ctl_event *ev)
 {
+	vsnd_acks_on_event(c, ev);
 	switch (ev->type) {
 	case VSN_CTL_EV_CONNECTED:
 		event(c, "node-connected", ev->node,
@@ -1273,7 +1324,13 @@ static int load_in_force(struct vsnd_control *c)
 
 static void on_eval(evutil_socket_t fd, short what, void *arg)
 {
-	vsnd_switch_tick(arg);
+	struct vsnd_control *c = arg;
+
+	vsnd_acks_expire(c);
+	vsnd_switch_tick(c);
+	/* What changed while a rollout ran (an SLB's state), once no switch took its place. */
+	if (c->push_deferred && !c->rollout_running)
+		vsnd_switch_push(c, NULL);
 }
 
 static void on_access(const struct vsn_api_access *a, void *arg)
@@ -1370,6 +1427,7 @@ void vsnd_control_stop(struct vsnd *d)
 	if (c->eval_ev)
 		event_free(c->eval_ev);
 	vsnd_switch_free(c);
+	vsnd_acks_free(c);
 	vsnd_health_free(c);
 	vsn_db_close(c->db);
 	vsn_traffic_free(c->traffic);

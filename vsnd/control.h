@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "ctl.h"
 #include "traffic.h"
 #include "state.h"
@@ -73,7 +75,12 @@ struct vsnd_control {
 	char **drained;
 	size_t n_drained;
 	bool rollout_running;
+	bool rollout_switch; /* the rollout running is a switch's, not an apply's */
 	uint64_t rollout_id;
+	/* A push waits for the rollout running (push_one_phase: its switch's rollout aborted). */
+	bool push_deferred, push_one_phase;
+	/* Switches waiting for their nodes' Acks before they become events (switch_acks.c). */
+	struct vsnd_acks *acks;
 	/*
 	 * While a rollout runs: the document in force before the apply that started it, and
 	 * that apply's changes, so that an abort puts everything back as it was.
@@ -166,12 +173,34 @@ int vsnd_control_parse(const char *text, size_t len, const char *name, struct vs
 
 /* Whether node is connected now. */
 bool vsnd_control_node_connected(struct vsnd_control *c, const char *node);
-/* Compile every node's set with the active configurations now, store and push the changed ones. */
-void vsnd_switch_push(struct vsnd_control *c, uint64_t now_ms);
-/* A `configuration` event: service went from one configuration to another, and why. */
-void vsnd_control_event_configuration(struct vsnd_control *c, const char *service, const char *from,
-				      const char *to, const char *when, const char *values,
-				      const char *why);
+/*
+ * Compile every node's set with the active configurations now, store and push the changed
+ * ones: as a two-phase rollout when several connected nodes change (unless --one-phase), else
+ * at once. While a rollout runs, the push waits for it (-EBUSY; the next evaluation does it).
+ * *ret (may be NULL): the nodes and generations that changed.
+ */
+int vsnd_switch_push(struct vsnd_control *c, struct vsnd_changes *ret);
+/* An event into the store (takes detail). */
+void vsnd_control_event(struct vsnd_control *c, const char *type, const char *subject,
+			json_t *detail);
+
+/* switch_acks.c */
+/* One switch decided: a `configuration` event once every node it changed acknowledged. */
+struct vsnd_switch_note {
+	char *service, *from, *to, *when, *values, *why;
+};
+/*
+ * Wait for the nodes and generations of ch to be acknowledged, then record each of notes
+ * (taken, n of them, even on error) as an event with the time that took.
+ */
+int vsnd_acks_begin(struct vsnd_control *c, const struct vsnd_changes *ch,
+		    struct vsnd_switch_note *notes, size_t n);
+/* An Ack, Nack or disconnection of a node (from vsnd_control_on_event). */
+void vsnd_acks_on_event(struct vsnd_control *c, const struct vsn_ctl_event *ev);
+/* Record the switches whose nodes did not all answer within VSND_ACK_WAIT_MS. */
+void vsnd_acks_expire(struct vsnd_control *c);
+void vsnd_acks_free(struct vsnd_control *c);
+#define VSND_ACK_WAIT_MS 30000
 
 /* switching.c */
 struct vsnd_svc_rt;
@@ -205,6 +234,9 @@ int vsnd_health_rebuild(struct vsnd_control *c);
 void vsnd_health_free(struct vsnd_control *c);
 /* slb's probe state: VSN_HEALTH_UNKNOWN without health: or before its first result. */
 int vsnd_health_of(const struct vsnd_control *c, const char *slb);
+/* slb's probe as it stands; -ENOENT without health:. */
+struct vsn_probe_status;
+int vsnd_probe_of(const struct vsnd_control *c, const char *slb, struct vsn_probe_status *ret);
 /* slb's latest load; -ENOENT without load:. */
 int vsnd_load_of(const struct vsnd_control *c, const char *slb, struct vsn_load_status *ret);
 

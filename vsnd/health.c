@@ -27,14 +27,6 @@ struct vsnd_health {
 	size_t n_probes, n_scrapes;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void on_probe(struct vsn_prober *p, const struct vsn_probe_change *ch, void *arg)
 {
 	struct vsnd_control *c = arg;
@@ -58,8 +50,8 @@ static void on_probe(struct vsn_prober *p, const struct vsn_probe_change *ch, vo
 	 * switch) goes out here.
 	 */
 	vsnd_switch_tick(c);
-	if (to_nodes && !c->rollout_running)
-		vsnd_switch_push(c, mono_ms());
+	if (to_nodes)
+		vsnd_switch_push(c, NULL); /* after the rollout, if one runs */
 }
 
 static int names_set(char ***v, size_t *n, const char *name)
@@ -194,11 +186,18 @@ int vsnd_health_rebuild(struct vsnd_control *c)
 	return r;
 }
 
+int vsnd_probe_of(const struct vsnd_control *c, const char *slb, struct vsn_probe_status *ret)
+{
+	if (!c->health)
+		return -ENOENT;
+	return vsn_prober_get(c->health->prober, slb, ret);
+}
+
 int vsnd_health_of(const struct vsnd_control *c, const char *slb)
 {
 	struct vsn_probe_status s;
 
-	if (!c->health || vsn_prober_get(c->health->prober, slb, &s))
+	if (vsnd_probe_of(c, slb, &s))
 		return VSN_HEALTH_UNKNOWN;
 	return s.state;
 }

@@ -354,49 +354,72 @@ static int evaluate(struct vsnd_control *c, const struct vsn_state_service *vs,
 	return rc;
 }
 
-/* One evaluation of every service; the switches are compiled, pushed and recorded. */
+/* Service vs's switch from `from` (taken) as a note for its event. */
+static int note_of(struct vsnd_control *c, const struct vsn_state_service *vs, char *from,
+		   struct vsnd_switch_note *w)
+{
+	struct vsnd_svc_rt *r = &c->rt[vs - c->st->services];
+	const struct vsn_state_config *to = vsn_state_config_find(vs, r->active);
+	char values[512] = "";
+
+	if (to && to->cond && r->states[to - vs->configs])
+		vsn_cond_explain(to->cond, r->states[to - vs->configs], values, sizeof(values));
+	log_info("configuration", "service=%s from=%s to=%s reason=\"%s\" values=\"%s\"", vs->name,
+		 from ? from : "-", r->active, r->why, values);
+	*w = (struct vsnd_switch_note){
+		.service = strdup(vs->name),
+		.from = from,
+		.to = strdup(r->active),
+		.when = to && to->when ? strdup(to->when) : NULL,
+		.values = strdup(values),
+		.why = strdup(r->why),
+	};
+	if (w->service && w->to && w->values && w->why)
+		return 0;
+	free(w->service);
+	free(w->from);
+	free(w->to);
+	free(w->when);
+	free(w->values);
+	free(w->why);
+	return -ENOMEM;
+}
+
+/*
+ * One evaluation of every service; the switches are compiled and pushed together, and each
+ * becomes an event once its nodes acknowledged (switch_acks.c).
+ */
 void vsnd_switch_tick(struct vsnd_control *c)
 {
 	const struct vsn_state *st = c->st;
 	uint64_t now = mono_ms();
-	bool any = false;
-	struct {
-		const struct vsn_state_service *vs;
-		char *from;
-	} *sw = NULL;
-	size_t n_sw = 0;
+	struct vsnd_switch_note *notes = NULL;
+	struct vsnd_changes ch = {0};
+	size_t n = 0;
 
 	if (!st || c->rollout_running)
 		return; /* a rollout's result may change the document: evaluate after it */
-	sw = calloc(st->n_services + 1, sizeof(*sw));
-	if (!sw)
+	notes = calloc(st->n_services + 1, sizeof(*notes));
+	if (!notes)
 		return;
 	for (size_t i = 0; i < st->n_services && i < c->n_rt; i++) {
 		char *from = NULL;
 		bool switched;
 
-		if (evaluate(c, &st->services[i], &c->rt[i], now, &switched, &from))
+		if (evaluate(c, &st->services[i], &c->rt[i], now, &switched, &from) || !switched)
 			continue;
-		if (switched) {
-			sw[n_sw].vs = &st->services[i];
-			sw[n_sw++].from = from;
-			any = true;
-		}
+		if (!note_of(c, &st->services[i], from, &notes[n]))
+			n++;
+		else
+			log_err("configuration", "service=%s: no event (out of memory)",
+				st->services[i].name);
 	}
-	if (any)
-		vsnd_switch_push(c, now);
-	for (size_t i = 0; i < n_sw; i++) {
-		const struct vsn_state_service *vs = sw[i].vs;
-		struct vsnd_svc_rt *r = &c->rt[vs - st->services];
-		const struct vsn_state_config *to = vsn_state_config_find(vs, r->active);
-		char values[512] = "";
-
-		if (to && to->cond && r->states[to - vs->configs])
-			vsn_cond_explain(to->cond, r->states[to - vs->configs], values,
-					 sizeof(values));
-		vsnd_control_event_configuration(c, vs->name, sw[i].from, r->active,
-						 to && to->when ? to->when : NULL, values, r->why);
-		free(sw[i].from);
+	if (!n) {
+		free(notes);
+		return;
 	}
-	free(sw);
+	/* Not pushed (the store refused, logged): the events name no node. */
+	vsnd_switch_push(c, &ch);
+	vsnd_acks_begin(c, &ch, notes, n);
+	vsnd_changes_free(&ch);
 }

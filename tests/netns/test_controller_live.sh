@@ -346,6 +346,22 @@ events_since() {
 	EV=$(jflat <<<"$OUT")
 }
 
+# wait_event SINCE TYPE MS: until an event of TYPE after SINCE is stored (EV, flattened; I its
+# index), at most MS ms.
+I=''
+wait_event() {
+	local t0
+
+	t0=$(now_us)
+	while :; do
+		events_since "$1" || return 1
+		I=$(jfind "$EV" events type "$2") && return 0
+		[ "$(ms_since "$t0")" -lt "$3" ] || vsn_fail "no $2 event after $1 in $3 ms: $EV" ||
+			return 1
+		sleep 0.05
+	done
+}
+
 # node_nack_error NODE MARK: the error text of NODE's agent's first nack after MARK.
 node_nack_error() {
 	since "$S/$1.log" "$2" | grep ' vsn-node nack: ' | head -n 1 | sed -n 's/.* error="\(.*\)"$/\1/p'
@@ -853,7 +869,10 @@ condition_switch() {
         policies:\\
           - destination: slb-b
 	}" "$S/cond.yaml"
-	grep -q 'name: standby' "$S/cond.yaml" || vsn_fail "no standby in $S/cond.yaml" || return 1
+	# ... and runs on both nodes, so that its return reaches two nodes in two phases.
+	sed -i '0,/^    nodes: \[node1\]$/ s//    nodes: [node1, node2]/' "$S/cond.yaml"
+	grep -q 'name: standby' "$S/cond.yaml" && grep -q 'nodes: \[node1, node2\]' "$S/cond.yaml" ||
+		vsn_fail "no standby on both nodes in $S/cond.yaml" || return 1
 	converge "$S/cond.yaml" || return 1
 	b0=$(body_of node1)
 	ev=$(last_event_id)
@@ -863,25 +882,40 @@ condition_switch() {
 	wait_log "$S/node1.log" "$m1" ' vsn-node apply: ' 6000 || return 1
 	ms=$(ms_since "$t0")
 	[ "$(body_of node1)" != "$b0" ] || vsn_fail "node1's set did not change" || return 1
-	events_since "$ev" || return 1
-	i=$(jfind "$EV" events type configuration) ||
-		vsn_fail "no configuration event: $EV" || return 1
+	# The event comes once node1 acknowledged; node2, away, is named, not waited for.
+	wait_event "$ev" configuration 3000 || return 1
+	i=$I
 	[ "$(jget "$EV" "events.$i.detail.to")" = standby ] &&
-		[ "$(jget "$EV" "events.$i.detail.from")" = normal ] ||
+		[ "$(jget "$EV" "events.$i.detail.from")" = normal ] &&
+		[ "$(jget "$EV" "events.$i.detail.acked")" = 1 ] &&
+		[ "$(jget "$EV" "events.$i.detail.nodes")" = 2 ] &&
+		[ "$(jget "$EV" "events.$i.detail.not_acked.node2")" = "not connected" ] &&
+		grep -qE '^[0-9.]+$' <<<"$(jget "$EV" "events.$i.detail.acked_ms")" ||
 		vsn_fail "the event: $(grep "^events\.$i\." <<<"$EV")" || return 1
-	echo "node2 killed: web on standby at node1 $ms ms later (for 1s); values: $(jget "$EV" "events.$i.detail.values")"
+	echo "node2 killed: web on standby at node1 $ms ms later (for 1s), acknowledged $(jget "$EV" "events.$i.detail.acked_ms") ms after the decision; values: $(jget "$EV" "events.$i.detail.values")"
 	status_json || return 1
 	i=$(jfind "$ST" services name web) &&
 		[ "$(jget "$ST" "services.$i.configuration")" = standby ] ||
 		vsn_fail "status: $ST" || return 1
 	# node2 back: the return waits out the dwell from the switch.
+	ev=$(last_event_id)
 	m1=$(mark "$S/node1.log")
 	t1=$(now_us)
 	agent_start node2
 	wait_log "$S/node1.log" "$m1" ' vsn-node apply: ' 8000 || return 1
 	ms=$(ms_since "$t1")
 	[ "$(body_of node1)" = "$b0" ] || vsn_fail "web did not return to normal: $SHOW" || return 1
-	echo "node2 back: web on normal again $ms ms after its restart (dwell 2 s from the switch)"
+	# Both nodes connected: the return went out as one two-phase rollout, acknowledged by both.
+	wait_event "$ev" configuration 3000 || return 1
+	i=$I
+	[ "$(jget "$EV" "events.$i.detail.to")" = normal ] &&
+		[ "$(jget "$EV" "events.$i.detail.acked")" = 2 ] &&
+		grep -qE '^[0-9.]+$' <<<"$(jget "$EV" "events.$i.detail.acked_ms")" ||
+		vsn_fail "the return's event: $(grep "^events\.$i\." <<<"$EV")" || return 1
+	i=$(jfind "$EV" events type rollout-committed) &&
+		[ "$(jget "$EV" "events.$i.detail.cause")" = switch ] ||
+		vsn_fail "the return was no two-phase rollout: $EV" || return 1
+	echo "node2 back: web on normal again $ms ms after its restart (dwell 2 s from the switch), on both nodes $(jget "$EV" "events.$I.detail.acked_ms") ms after the decision"
 	wait_in_sync 5000
 }
 

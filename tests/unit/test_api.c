@@ -896,32 +896,45 @@ static int events_once(FILE *f, const json_t *v)
 
 static void test_fmt_status(void **state)
 {
-	expect_fmt(ctl_fmt_status,
-		   "{\"revision\": 12,"
-		   " \"services\": [{\"name\": \"web\", \"configuration\": \"normal\","
-		   "   \"pinned\": false, \"reason\": \"default: no condition holds\"},"
-		   "  {\"name\": \"api-long\", \"configuration\": \"overflow\", \"pinned\": true,"
-		   "   \"reason\": \"pinned by alice\"}],"
-		   " \"nodes\": [{\"name\": \"edge-1\", \"connected\": true, \"sync\": \"in-sync\","
-		   "   \"desired_generation\": 8, \"running_generation\": 8, \"lag_ms\": 0,"
-		   "   \"last_error\": null},"
-		   "  {\"name\": \"edge-22\", \"connected\": false, \"sync\": \"pending\","
-		   "   \"desired_generation\": 9, \"running_generation\": 7, \"lag_ms\": 12500,"
-		   "   \"last_error\": \"NACK_INVALID: bad\\u001b[31m\"}],"
-		   " \"slbs\": [{\"name\": \"slb-a\", \"address\": \"10.20.0.10\", \"state\": "
-		   "\"drain\"}]}",
-		   "revision 12\n"
-		   "\n"
-		   "SERVICE   CONFIGURATION      REASON\n"
-		   "web       normal             default: no condition holds\n"
-		   "api-long  overflow (pinned)  pinned by alice\n"
-		   "\n"
-		   "NODE     CONNECTED  SYNC     DESIRED  RUNNING  LAG    LAST ERROR\n"
-		   "edge-1   yes        in-sync  8        8        -      -\n"
-		   "edge-22  no         pending  9        7        12.5s  NACK_INVALID: bad?[31m\n"
-		   "\n"
-		   "SLB    ADDRESS     STATE\n"
-		   "slb-a  10.20.0.10  drain\n");
+	expect_fmt(
+		ctl_fmt_status,
+		"{\"revision\": 12,"
+		" \"services\": [{\"name\": \"web\", \"configuration\": \"normal\","
+		"   \"pinned\": false, \"reason\": \"default: no condition holds\"},"
+		"  {\"name\": \"api-long\", \"configuration\": \"overflow\", \"pinned\": true,"
+		"   \"reason\": \"pinned by alice\"}],"
+		" \"nodes\": [{\"name\": \"edge-1\", \"connected\": true, \"sync\": \"in-sync\","
+		"   \"desired_generation\": 8, \"running_generation\": 8, \"lag_ms\": 0,"
+		"   \"last_error\": null},"
+		"  {\"name\": \"edge-22\", \"connected\": false, \"sync\": \"pending\","
+		"   \"desired_generation\": 9, \"running_generation\": 7, \"lag_ms\": 12500,"
+		"   \"last_error\": \"NACK_INVALID: bad\\u001b[31m\"}],"
+		" \"slbs\": [{\"name\": \"slb-a\", \"address\": \"10.20.0.10\", \"state\": "
+		"\"drain\", \"health\": null, \"load\": null},"
+		"  {\"name\": \"slb-b\", \"address\": \"10.20.0.11\", \"state\": \"down\","
+		"   \"health\": {\"state\": \"down\", \"reason\": \"connect refused\"},"
+		"   \"load\": {\"state\": \"failed\", \"value\": null, \"reason\": \"HTTP 404\"}},"
+		"  {\"name\": \"slb-c\", \"address\": \"10.20.0.12\", \"state\": \"up\","
+		"   \"health\": {\"state\": \"up\", \"reason\": \"HTTP 200\"},"
+		"   \"load\": {\"state\": \"ok\", \"value\": 0.4166, \"reason\": \"\"}},"
+		"  {\"name\": \"slb-d\", \"address\": \"10.20.0.13\", \"state\": \"up\","
+		"   \"health\": {\"state\": \"unknown\", \"reason\": \"\"},"
+		"   \"load\": {\"state\": \"unknown\", \"value\": null, \"reason\": \"\"}}]}",
+		"revision 12\n"
+		"\n"
+		"SERVICE   CONFIGURATION      REASON\n"
+		"web       normal             default: no condition holds\n"
+		"api-long  overflow (pinned)  pinned by alice\n"
+		"\n"
+		"NODE     CONNECTED  SYNC     DESIRED  RUNNING  LAG    LAST ERROR\n"
+		"edge-1   yes        in-sync  8        8        -      -\n"
+		"edge-22  no         pending  9        7        12.5s  NACK_INVALID: bad?[31m\n"
+		"\n"
+		"SLB    ADDRESS     STATE  HEALTH                  LOAD\n"
+		"slb-a  10.20.0.10  drain  -                       -\n"
+		"slb-b  10.20.0.11  down   down (connect refused)  failed (HTTP 404)\n"
+		"slb-c  10.20.0.12  up     up                      0.42\n"
+		"slb-d  10.20.0.13  up     unknown                 unknown\n");
 	expect_fmt(ctl_fmt_status, "{\"services\": [], \"nodes\": [], \"slbs\": []}",
 		   "no services\n\nno nodes\n\nno SLBs\n");
 }
