@@ -450,7 +450,10 @@ out:
 
 static void event(struct vsnd_control *c, const char *type, const char *subject, json_t *detail)
 {
-	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	/* Reals to 9 significant digits: 12.8, not 12.800000000000001. */
+	char *text =
+		detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(9))
+		       : NULL;
 	uint64_t id;
 	int r = vsn_db_event_add(c->db, type, subject, text ? text : "{}", &id);
 

@@ -106,10 +106,14 @@ static void batch_record(struct vsnd_control *c, const struct ack_batch *b)
 		 */
 		json_t *ms = failed ? json_null() : json_real(round(b->last_ack_ms * 10) / 10);
 
+		char ms_text[32] = "-";
+
+		if (!failed)
+			snprintf(ms_text, sizeof(ms_text), "%.1f", b->last_ack_ms);
 		log_info("configuration",
-			 "service=%s from=%s to=%s nodes=%zu acked=%zu acked_ms=%.1f missing=%zu",
-			 w->service, w->from ? w->from : "-", w->to, b->n_nodes, acked,
-			 json_is_null(ms) ? -1.0 : b->last_ack_ms, json_object_size(missing));
+			 "service=%s from=%s to=%s nodes=%zu acked=%zu acked_ms=%s missing=%zu",
+			 w->service, w->from ? w->from : "-", w->to, b->n_nodes, acked, ms_text,
+			 json_object_size(missing));
 		vsnd_control_event(c, "configuration", w->service,
 				   json_pack("{s:s?, s:s, s:s?, s:s, s:s, s:o, s:I, s:I, s:O}",
 					     "from", w->from, "to", w->to, "condition", w->when,
