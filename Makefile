@@ -448,3 +448,57 @@ $(B)/fuzz/fuzz_scrape: tests/fuzz/fuzz_scrape.c $(PROBE_PARSE_SRCS) $(wildcard l
 	$(CC) $(CPPFLAGS) -std=gnu17 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(PROBE_PARSE_SRCS) -lm
 all: $(B)/libvsnprobe.a $(B)/san/libvsnprobe.a $(B)/vsn-bench-probe
+
+# ---- make install / make uninstall (issue 9, docs/operations.md "Installing") ----
+# The plain (non-sanitizer) binaries, the systemd units and the example configuration. The BPF
+# objects are embedded in the binaries (skeletons): nothing else is needed at run time but the
+# shared libraries. DESTDIR is honoured; SYSCONFDIR stays /etc whatever PREFIX is. Configuration
+# goes to SYSCONFDIR/vsn only where absent (an operator's file is never overwritten), and uninstall
+# removes it only when it is still byte-identical to the example installed beside it.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/vsn
+INSTALL    ?= install
+VSN_INSTALL_SBIN := vsnd vsn-node vsn-slb vsn-dpctl
+VSN_INSTALL_BIN  := vsn
+VSN_INSTALL_UNITS := $(notdir $(wildcard dist/systemd/*.service))
+VSN_INSTALL_CONF := $(notdir $(wildcard dist/etc/vsn/*))
+# The units and examples name the default paths; other PREFIX or SYSCONFDIR values are written in.
+VSN_INSTALL_SUBST := sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/vsn/|$(SYSCONFDIR)/vsn/|g' \
+	-e 's|/usr/local/share/doc/vsn/|$(DOCDIR)/|g'
+# The API's tokens are secrets: /etc/vsn/tokens is 0600 (its example holds none).
+vsn_conf_mode = $(if $(filter tokens,$(1)),0600,0644)
+.PHONY: install uninstall
+
+install: $(VSN_INSTALL_SBIN:%=$(B)/%) $(VSN_INSTALL_BIN:%=$(B)/%)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/vsn
+	$(INSTALL) -m 0755 $(VSN_INSTALL_SBIN:%=$(B)/%) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(VSN_INSTALL_BIN:%=$(B)/%) $(DESTDIR)$(BINDIR)/
+	@set -e; for u in $(VSN_INSTALL_UNITS); do \
+		$(VSN_INSTALL_SUBST) dist/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp; \
+		mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u; \
+		echo "installed $(DESTDIR)$(UNITDIR)/$$u"; \
+	done
+	@set -e; $(foreach f,$(VSN_INSTALL_CONF), \
+		ex=$(DESTDIR)$(DOCDIR)/examples/$(f); conf=$(DESTDIR)$(SYSCONFDIR)/vsn/$(f); \
+		$(VSN_INSTALL_SUBST) dist/etc/vsn/$(f) >$$ex.tmp; \
+		chmod 0644 $$ex.tmp; mv -f $$ex.tmp $$ex; \
+		if [ -e $$conf ] || [ -L $$conf ]; then echo "kept $$conf (it exists; the example is $$ex)"; \
+		else $(INSTALL) -m $(call vsn_conf_mode,$(f)) $$ex $$conf && echo "installed $$conf"; fi;)
+	@[ -n "$(DESTDIR)" ] || echo "now: systemctl daemon-reload; docs/operations.md tells what to enable"
+
+uninstall:
+	rm -f $(VSN_INSTALL_SBIN:%=$(DESTDIR)$(SBINDIR)/%) $(VSN_INSTALL_BIN:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(VSN_INSTALL_UNITS:%=$(DESTDIR)$(UNITDIR)/%)
+	@$(foreach f,$(VSN_INSTALL_CONF), \
+		ex=$(DESTDIR)$(DOCDIR)/examples/$(f); conf=$(DESTDIR)$(SYSCONFDIR)/vsn/$(f); \
+		if [ -f $$conf ] && [ ! -L $$conf ] && cmp -s $$ex $$conf; then rm -f $$conf; echo "removed $$conf"; \
+		elif [ -e $$conf ]; then echo "kept $$conf (changed since it was installed)"; fi; \
+		rm -f $$ex;)
+	@for d in $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/vsn; do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
