@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * An HTTP/1.x response's status line and head (pure, bounded by the length given). Only what a
- * probe and a scrape need: the status, Content-Length, and whether a Transfer-Encoding came
- * (we ask in HTTP/1.0, so none may).
+ * An HTTP/1.x response's status line and head, and a chunked body (pure, bounded by the length
+ * given). Only what a probe and a scrape need: the status, Content-Length, and the
+ * Transfer-Encoding. We ask in HTTP/1.0, so none may come, but HAProxy's stats page answers
+ * with HTTP/1.1 and a chunked body whatever it was asked in: a chunked body is read, any other
+ * coding refused.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -118,6 +120,8 @@ static int header_line(const char *s, size_t n, struct http_head *h)
 			return -EBADMSG;
 		h->content_length = cl;
 	} else if (nl == 17 && !strncasecmp(s, "transfer-encoding", 17)) {
+		/* Two of them, or a list ("gzip, chunked"): not chunked alone. */
+		h->chunked = !h->transfer_encoding && vl == 7 && !strncasecmp(v, "chunked", 7);
 		h->transfer_encoding = true;
 	}
 	return 0;
@@ -145,4 +149,89 @@ int http_head_parse(const char *buf, size_t len, struct http_head *ret)
 			return -EBADMSG;
 	}
 	return 0;
+}
+
+/* A chunk-size's hex digits: more than this could not fit a body limit. */
+#define CHUNK_DIGITS_MAX 15
+
+static int hex(char c)
+{
+	if (digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "SIZE[;ext...]": the size, its extensions (anything without CR or LF) dropped. */
+static int chunk_size(const char *s, size_t n, size_t *ret)
+{
+	size_t v = 0, i = 0;
+
+	for (; i < n && hex(s[i]) >= 0; i++) {
+		if (i == CHUNK_DIGITS_MAX)
+			return -EBADMSG;
+		v = v * 16 + (size_t)hex(s[i]);
+	}
+	if (i == 0)
+		return -EBADMSG;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i < n && s[i] != ';')
+		return -EBADMSG;
+	for (; i < n; i++)
+		if (s[i] == '\r')
+			return -EBADMSG;
+	*ret = v;
+	return 0;
+}
+
+/* One pass over the chunks; the data is moved only when write (once all has come). */
+static int chunked_pass(char *buf, size_t len, bool write, size_t *ret_len)
+{
+	const char *p = buf, *end = buf + len, *s;
+	size_t n, size, out = 0;
+
+	for (;;) {
+		if (!next_line(&p, end, &s, &n))
+			return 0;
+		if (chunk_size(s, n, &size))
+			return -EBADMSG;
+		if (size == 0)
+			break;
+		if ((size_t)(end - p) < size + 1)
+			return 0;
+		if (write)
+			memmove(buf + out, p, size);
+		out += size;
+		p += size;
+		/* The data's CRLF (or LF). */
+		if (*p == '\r') {
+			if (end - p < 2)
+				return 0;
+			p++;
+		}
+		if (*p++ != '\n')
+			return -EBADMSG;
+	}
+	/* Trailer fields up to an empty line: checked as header lines, then dropped. */
+	for (;;) {
+		if (!next_line(&p, end, &s, &n))
+			return 0;
+		if (n == 0)
+			break;
+		if (!memchr(s, ':', n) || s[0] == ':' || s[0] == ' ' || s[0] == '\t')
+			return -EBADMSG;
+	}
+	*ret_len = out;
+	return 1;
+}
+
+int http_chunked(char *buf, size_t len, size_t *ret_len)
+{
+	int r = chunked_pass(buf, len, false, ret_len);
+
+	return r == 1 ? chunked_pass(buf, len, true, ret_len) : r;
 }

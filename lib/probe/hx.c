@@ -373,8 +373,8 @@ static bool hx_parse(struct hx *h)
 			hx_done(h, hd->status, NULL, 0);
 			return true;
 		}
-		if (hd->transfer_encoding) {
-			hx_fail(h, -EBADMSG, false, "a Transfer-Encoding in answer to HTTP/1.0");
+		if (hd->transfer_encoding && !hd->chunked) {
+			hx_fail(h, -EBADMSG, false, "a Transfer-Encoding other than chunked");
 			return true;
 		}
 		if (hd->content_length > (long long)ck->body_max) {
@@ -387,6 +387,17 @@ static bool hx_parse(struct hx *h)
 		hx_fail(h, -EMSGSIZE, false, "a body over %zu bytes", ck->body_max);
 		return true;
 	}
+	if (hd->chunked) {
+		size_t n;
+
+		/* Chunked wins over a Content-Length (RFC 9112 section 6.3). */
+		r = http_chunked(h->buf + hd->len, h->len - hd->len, &n);
+		if (r < 0)
+			hx_fail(h, -EBADMSG, false, "a malformed chunked body");
+		else if (r > 0)
+			hx_done(h, hd->status, h->buf + hd->len, n);
+		return r != 0;
+	}
 	if (hd->content_length >= 0 && h->len - hd->len >= (size_t)hd->content_length) {
 		hx_done(h, hd->status, h->buf + hd->len, hd->content_length);
 		return true;
@@ -398,7 +409,9 @@ static void hx_eof(struct hx *h)
 {
 	struct http_head *hd = &h->head;
 
-	if (h->have_head && hd->content_length < 0)
+	if (h->have_head && hd->chunked)
+		hx_fail(h, -EPIPE, false, "the connection closed before the last chunk");
+	else if (h->have_head && hd->content_length < 0)
 		hx_done(h, hd->status, h->buf + hd->len, h->len - hd->len);
 	else if (h->have_head)
 		hx_fail(h, -EPIPE, false, "the connection closed after %zu of %lld body bytes",

@@ -39,7 +39,8 @@ struct http_head {
 	int status;
 	size_t len;		  /* bytes of the head, its blank line included */
 	long long content_length; /* -1: none */
-	bool transfer_encoding;	  /* a Transfer-Encoding header (we never ask for one) */
+	bool transfer_encoding;	  /* a Transfer-Encoding header */
+	bool chunked;		  /* ... that is "chunked" alone (HAProxy's stats page sends it) */
 };
 
 /*
@@ -50,6 +51,12 @@ int http_status_line(const char *buf, size_t len, int *ret_status);
 
 /* The whole head at the start of buf: 1 with *ret, 0 when it is not complete yet, -EBADMSG. */
 int http_head_parse(const char *buf, size_t len, struct http_head *ret);
+/*
+ * A chunked body at buf (RFC 9112 section 7.1; extensions and trailers read and dropped): 1
+ * when its last chunk and trailers have come, the data then moved to the start of buf
+ * (*ret_len bytes); 0 while more is needed (buf untouched); -EBADMSG when malformed.
+ */
+int http_chunked(char *buf, size_t len, size_t *ret_len);
 
 /* ---- Endpoints and checks (check.c) ---- */
 

@@ -55,6 +55,7 @@ struct srv {
 	int n_statuses;
 	const char *body;
 	bool no_length;	   /* no Content-Length: the body ends with the connection */
+	bool chunked;	   /* Transfer-Encoding: chunked, whatever the request's version */
 	bool silent;	   /* never answer */
 	const char *greet; /* say this at once and close, whatever comes (not TLS) */
 	int accepted, requests, resumed;
@@ -168,6 +169,23 @@ static void sconn_read(struct bufferevent *bev, void *arg)
 			   : 200;
 	evbuffer_add_printf(bufferevent_get_output(bev),
 			    "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\n", st);
+	if (s->chunked) {
+		/* As HAProxy's stats page answers even HTTP/1.0: 16-byte chunks, an extension. */
+		struct evbuffer *out = bufferevent_get_output(bev);
+		size_t len = strlen(body);
+
+		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+		for (size_t i = 0; i < len; i += 16) {
+			size_t k = len - i < 16 ? len - i : 16;
+
+			evbuffer_add_printf(out, "%zx%s\r\n", k, i ? "" : ";x=y");
+			evbuffer_add(out, body + i, k);
+			evbuffer_add(out, "\r\n", 2);
+		}
+		evbuffer_add_printf(out, "0\r\nX-Trailer: 1\r\n\r\n");
+		bufferevent_setcb(bev, NULL, sconn_written, sconn_event, c);
+		return;
+	}
 	if (!s->no_length)
 		evbuffer_add_printf(bufferevent_get_output(bev), "Content-Length: %zu\r\n",
 				    strlen(body));
@@ -827,6 +845,15 @@ static void test_scrape_sources(void **state)
 	o = lopts("slb-n", VSN_LOAD_NGINX_STATUS, url);
 	o.max = 1000;
 	load_is(scrape_once(e, &o), 0.291, "active 291, max_connections 1000");
+	/* HAProxy's own stats page answers HTTP/1.0 with a chunked HTTP/1.1 body. */
+	hap.chunked = true;
+	snprintf(url, sizeof(url), "http://%s/stats;csv", hap.addr);
+	o = lopts("slb-a", VSN_LOAD_HAPROXY_CSV, url);
+	o.proxy = "app";
+	load_is(scrape_once(e, &o), 0.14, "scur 42, slim 300");
+	snprintf(url, sizeof(url), "http://%s/nginx_status", ngx.addr);
+	o = lopts("slb-n", VSN_LOAD_NGINX_STATUS, url);
+	o.max = 1000;
 	/* The same page is no CSV. */
 	o.kind = VSN_LOAD_HAPROXY_CSV;
 	o.proxy = "app";

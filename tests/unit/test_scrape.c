@@ -419,8 +419,70 @@ static void test_http_head(void **state)
 	assert_int_equal(HEAD("HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n"), -EBADMSG);
 	assert_int_equal(HEAD("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), 1);
 	assert_true(h.transfer_encoding);
+	assert_true(h.chunked);
 	assert_int_equal(h.content_length, -1);
+	/* Any other coding, or chunked among others, is not chunked alone. */
+	assert_int_equal(HEAD("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 1);
+	assert_true(h.transfer_encoding);
+	assert_false(h.chunked);
+	assert_int_equal(HEAD("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+			      "Transfer-Encoding: chunked\r\n\r\n"),
+			 1);
+	assert_false(h.chunked);
 #undef HEAD
+}
+
+/* http_chunked on a copy of text: its result, and the data in out. */
+static int chunked(const char *text, size_t len, char *out, size_t *ret_len)
+{
+	char buf[256];
+
+	assert_true(len <= sizeof(buf));
+	memcpy(buf, text, len);
+	*ret_len = 0;
+	int r = http_chunked(buf, len, ret_len);
+
+	if (r == 1)
+		memcpy(out, buf, *ret_len);
+	else
+		assert_memory_equal(buf, text, len); /* untouched until complete */
+	return r;
+}
+
+static void test_http_chunked(void **state)
+{
+	static const char body[] = "5;name=value\r\nhello\r\n7\r\n, world\r\n"
+				   "0\r\nTrailer: x\r\n\r\n";
+	static const char lf[] = "3\nabc\nA\n0123456789\n0\n\n";
+	char out[256];
+	size_t n;
+
+	assert_int_equal(chunked(body, strlen(body), out, &n), 1);
+	assert_int_equal(n, 12);
+	assert_memory_equal(out, "hello, world", 12);
+	/* Every shorter prefix waits for more. */
+	for (size_t k = 0; k < strlen(body); k++)
+		if (chunked(body, k, out, &n) != 0)
+			fail_msg("prefix of %zu bytes: not 'more needed'", k);
+	assert_int_equal(chunked(lf, strlen(lf), out, &n), 1);
+	assert_int_equal(n, 13);
+	assert_memory_equal(out, "abc0123456789", 13);
+	assert_int_equal(chunked("0\r\n\r\n", 5, out, &n), 1);
+	assert_int_equal(n, 0);
+	static const char *const bad[] = {
+		"x\r\n\r\n",		      /* no size */
+		"-1\r\n",		      /* nor this */
+		"3 x\r\nabc\r\n0\r\n\r\n",    /* junk after the size */
+		"3\r\nabcd\r\n0\r\n\r\n",     /* more data than the size */
+		"3\r\nab\rc\r\n",	      /* no CRLF after the data */
+		"1000000000000000\r\n",	      /* 16 hex digits */
+		"0\r\nno colon\r\n\r\n",      /* a trailer line without a name */
+		"0\r\n folded: x\r\n\r\n",    /* nor this */
+		"3;a\rb\r\nabc\r\n0\r\n\r\n", /* a CR in an extension */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (chunked(bad[i], strlen(bad[i]), out, &n) != -EBADMSG)
+			fail_msg("'%s' not refused", bad[i]);
 }
 
 int main(void)
@@ -439,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_prom_selector),
 		cmocka_unit_test(test_load_compute),
 		cmocka_unit_test(test_http_head),
+		cmocka_unit_test(test_http_chunked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
