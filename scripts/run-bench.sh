@@ -5,18 +5,20 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 [dataplane|agent|controller|probe|all] [options of the benchmark's program...]" >&2
+	echo "usage: $0 [dataplane|agent|controller|probe|conditions|all] [options of the benchmark's program...]" >&2
 	echo "  dataplane: the forwarder per packet, policy set swaps and map memory (vsn-bench)" >&2
 	echo "  agent:     vsn-node's apply time and memory over TLS (vsn-bench-agent)" >&2
 	echo "  controller: vsnd's apply of 10,000 services, its push to 100 agents (vsn-bench-controller)" >&2
 	echo "  probe:     the CPU of probing 1,000 SLBs every second (vsn-bench-probe)" >&2
+	echo "  conditions: failover time after an SLB's crash, 20 repetitions (bench-conditions/failover.sh)," >&2
+	echo "             and the CPU of probing 1,000 SLBs every second" >&2
 	echo "  all:       every benchmark" >&2
 }
 
 bench=${1:-all}
 [ $# -gt 0 ] && shift
 case "$bench" in
-dataplane | agent | controller | probe | all) ;;
+dataplane | agent | controller | probe | conditions | all) ;;
 -h | --help)
 	usage
 	exit 0
@@ -67,7 +69,12 @@ controller | all)
 	;;
 esac
 case "$bench" in
-probe | all)
+conditions | all)
+	"$root/bench-conditions/failover.sh"
+	;;
+esac
+case "$bench" in
+probe | conditions | all)
 	"${VSN_BENCH_PROBE:-$root/build/vsn-bench-probe}"
 	;;
 esac

@@ -132,8 +132,9 @@ vsn_pid_stop() {
 	[ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/$ns")" ] ||
 		return 0
 	kill -TERM "$pid" 2>/dev/null
+	# A zombie has ended: its parent (a daemon's, or PID 1) reaps it in its own time.
 	for i in $(seq 1 25); do
-		[ -e "/proc/$pid" ] || break
+		alive "$pid" || break
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null
@@ -340,6 +341,18 @@ EOF
 	echo "nginx does not listen on port 80 (v4 and v6):" >&2
 	cat "$d/error.log" >&2 2>/dev/null
 	return 1
+}
+
+# vsn_nginx_kill [NAME]: a crash of the nginx that vsn_nginx_start NS NAME started: SIGKILL to
+# its master and workers at once (workers outlive a killed master otherwise). 1: none running.
+vsn_nginx_kill() {
+	local d=$VSN_STATE_DIR/${1:-nginx} master kids=()
+
+	master=$(cat "$d/nginx.pid" 2>/dev/null)
+	[ -n "$master" ] && kill -0 "$master" 2>/dev/null || return 1
+	# pgrep, not a walk of /proc/*/stat: a process that ends during the walk stops awk.
+	mapfile -t kids < <(pgrep -P "$master")
+	kill -KILL "$master" "${kids[@]}"
 }
 
 # Counters on the SLB's ingress, before routing, of the packets that reached it for each VIP's
