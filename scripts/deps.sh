@@ -8,7 +8,7 @@ PKGS=(
 	libcmocka-dev libclang-rt-14-dev linux-libc-dev libssl-dev openssl
 	protobuf-c-compiler libprotobuf-c-dev libevent-dev libsqlite3-dev sqlite3
 	libjansson-dev libcurl4-openssl-dev
-	iproute2 iputils-ping ethtool nftables nginx-light curl procps util-linux socat
+	iproute2 iputils-ping ethtool nftables nginx-light haproxy jq curl procps util-linux socat
 )
 
 missing=()

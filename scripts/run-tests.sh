@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run every test tier and end on one line CI can read: 'N passed, M failed, K skipped'.
 #
-# Tiers, by privilege (STYLE.md): unit (nothing), fuzz (nothing; brief runs of
-# each libFuzzer target), packet (CAP_BPF: BPF_PROG_TEST_RUN), netns (root:
-# real processes in network namespaces). The sanitizer (ASan+UBSan) build runs
+# Tiers, by privilege (STYLE.md): unit (nothing; with tests/docs/test_*.sh, the
+# docs' commands against the build), fuzz (nothing; brief runs of each libFuzzer
+# target), packet (CAP_BPF: BPF_PROG_TEST_RUN), netns (root: real processes in
+# network namespaces). The sanitizer (ASan+UBSan) build runs
 # the unit and packet tiers too. Each tier has a time budget so the whole
 # suite stays well under an hour as it grows: a tier that overruns fails.
 #
@@ -85,7 +86,17 @@ run_bins() { # tier dir
 	done
 }
 
-tier_unit() { run_bins unit unit; }
+# The unit tier also runs the checks of the docs' commands against the build (tests/docs).
+tier_unit() {
+	local t end
+
+	end=$(tier_deadline unit)
+	run_bins unit unit
+	for t in tests/docs/test_*.sh; do
+		[ -x "$t" ] || continue
+		run_one unit "${t#tests/}" "$(left "$end")" "$t"
+	done
+}
 tier_packet() { ensure_bpffs && run_bins packet packet; }
 
 tier_fuzz() {
