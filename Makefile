@@ -159,8 +159,8 @@ bench:
 	@$(MAKE) -j$$(nproc) all >&2
 	@scripts/run-bench.sh $(BENCH)
 
-# The README's first command. Until the controller and agent exist, it runs
-# the one-node live forwarding demo (see README).
+# The README's first command: the whole virtual service network in network namespaces,
+# narrated (tests/netns/demo.sh; ARGS=--keep leaves it running).
 demo: deps
 	$(MAKE) -j$$(nproc) all
 	tests/netns/demo.sh $(ARGS)

@@ -57,9 +57,14 @@ static char *join(const json_t *v)
 		const json_t *e = obj ? json_object_iter_value(it) : json_array_get(v, i);
 		char *t = text(e);
 
-		if (obj)
-			fprintf(f, strpbrk(t ? t : "", " \"") ? "%s%s=\"%s\"" : "%s%s=%s",
-				i ? " " : "", json_object_iter_key(it), t ? t : "?");
+		if (obj && strpbrk(t ? t : "", " \"\\")) {
+			/* Quoted as logfmt does: a quote or backslash inside is escaped. */
+			fprintf(f, "%s%s=\"", i ? " " : "", json_object_iter_key(it));
+			for (const char *c = t; *c; c++)
+				fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+			fputc('"', f);
+		} else if (obj)
+			fprintf(f, "%s%s=%s", i ? " " : "", json_object_iter_key(it), t ? t : "?");
 		else
 			fprintf(f, "%s%s", i ? ", " : "", t ? t : "?");
 		free(t);

@@ -965,6 +965,15 @@ static void test_fmt_history_events(void **state)
 		   "41  2026-11-27T07:53:30.802Z  apply  revision 12  author=alice@ops-1 "
 		   "message=\"add web\" changed_nodes=\"edge-1, edge-2\"\n");
 	expect_fmt(events_once, "{\"events\": []}", "no events\n");
+	/* A quote or a backslash inside a quoted value is escaped, as logfmt does. */
+	expect_fmt(
+		events_once,
+		"{\"events\": [{\"id\": 7, \"time\": \"T\", \"type\": \"configuration\","
+		" \"subject\": \"web\", \"detail\": {\"condition\": "
+		"\"schedule(\\\"11:13-11:14 UTC\\\")\", \"path\": \"a\\\\b\"}}]}",
+		"ID  TIME  TYPE           SUBJECT  DETAIL\n"
+		"7   T     configuration  web      condition=\"schedule(\\\"11:13-11:14 UTC\\\")\" "
+		"path=\"a\\\\b\"\n");
 
 	/* --follow: the header once, widths that only grow, nothing for an empty batch. */
 	f = open_memstream(&out, &len);
