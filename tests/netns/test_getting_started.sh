@@ -72,7 +72,7 @@ sandbox_make() {
 		r=$1 repo=$2
 		hostname "$3"
 		mount -t tmpfs -o mode=0755 tmpfs "$r"
-		mkdir "$r/upper" "$r/work" "$r/root"
+		mkdir "$r/upper" "$r/work" "$r/root" "$r/src-upper" "$r/src-work"
 		mount -t overlay overlay -o "lowerdir=/,upperdir=$r/upper,workdir=$r/work" "$r/root"
 		mount --rbind /proc "$r/root/proc"
 		mount --rbind /sys "$r/root/sys"
@@ -81,7 +81,11 @@ sandbox_make() {
 		mount -t tmpfs -o mode=1777 tmpfs "$r/root/tmp"
 		mount -t tmpfs -o mode=0755 tmpfs "$r/root/run"
 		mkdir -p "$r/root/usr/src/vsn" "$r/root/run/session"
-		mount --bind "$r/root$repo" "$r/root/usr/src/vsn"
+		# The checkout as an overlay of its own: wherever it is (under /tmp, or on a
+		# file system of its own), the root overlay would not show it.
+		mount -t overlay overlay \
+			-o "lowerdir=$repo,upperdir=$r/src-upper,workdir=$r/src-work" \
+			"$r/root/usr/src/vsn"
 		echo /root >"$r/root/run/session/cwd"
 		mkdir "$r/root/.old"
 		cd "$r/root"
