@@ -45,7 +45,7 @@ tally() { # name log rc
 	f=$(grep -aoE '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$(NF-1)} END {print s+0}')
 	if grep -aqE '^[0-9]+ passed, [0-9]+ failed' "$log"; then
 		read -r p f s < <(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 |
-			sed -E 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?.*/\1 \2 \3/')
+			sed -E 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?.*/\1 \2 \4/')
 		skipped=$((skipped + ${s:-0}))
 	fi
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

@@ -146,6 +146,34 @@ static int pools_define(struct ctx *x)
 	return r;
 }
 
+/*
+ * Every SLB any configuration of the service may send to, whether the active one does or not,
+ * with its state in force: a switch then changes policies only, and a node that connects while
+ * an SLB is down learns it is down even when the active configuration no longer uses it (its
+ * connection table may still send established flows there: SLBs outlive sets on a node).
+ */
+static int service_slbs(struct ctx *x, const struct vsn_state_service *vs)
+{
+	uint32_t id;
+	int r = 0;
+
+	for (size_t k = 0; k < vs->n_configs && !r; k++) {
+		const struct vsn_state_config *cfg = &vs->configs[k];
+
+		for (size_t i = 0; i < cfg->n_policies && !r; i++) {
+			const struct vsn_state_dest *d = &cfg->policies[i].dest;
+
+			if (d->kind != VSN_STATE_DEST_POOL) {
+				r = slb_use(x, d->slb, d->slb->forward, &id);
+				continue;
+			}
+			for (size_t m = 0; m < d->pool->n_members && !r; m++)
+				r = slb_use(x, d->pool->members[m].slb, d->pool->forward, &id);
+		}
+	}
+	return r;
+}
+
 static int cmp_client(const void *a, const void *b)
 {
 	const struct vsn_dp_client *x = a, *y = b;
@@ -291,6 +319,9 @@ int vsn_compile_node(const struct vsn_state *st, const char *node, uint64_t gene
 	for (size_t i = 0; i < st->n_services && !r; i++)
 		if (known && vsn_compile_node_runs(&st->services[i], node))
 			r = service_policies(&x, &st->services[i], &n_clients);
+	for (size_t i = 0; i < st->n_services && !r; i++)
+		if (known && vsn_compile_node_runs(&st->services[i], node))
+			r = service_slbs(&x, &st->services[i]);
 	if (r)
 		goto fail;
 	/*

@@ -464,6 +464,45 @@ vsn_tap_init() {
 
 vsn_note() { echo "# $*" >&3; }
 
+# vsn_check [--name NAME] [--log FILE] FUNCTION [ARG...]: one TAP check, as vsn_tap, with its
+# time on the result line (NAME: the function's; FILE: $VSN_STATE_DIR/tap.log, which keeps its
+# output, shown when it fails). It runs in this shell: what it sets survives.
+vsn_check() {
+	local name='' log=$VSN_STATE_DIR/tap.log t0 ms
+
+	while :; do
+		case "$1" in
+		--name) name=$2 && shift 2 ;;
+		--log) log=$2 && shift 2 ;;
+		*) break ;;
+		esac
+	done
+	name=${name:-$1}
+	VSN_TAP_N=$((VSN_TAP_N + 1))
+	t0=$(now_us)
+	if "$@" >"$log" 2>&1; then
+		ms=$(ms_since "$t0")
+		VSN_TAP_PASS=$((VSN_TAP_PASS + 1))
+		echo "ok $VSN_TAP_N - $name ($ms ms)"
+	else
+		ms=$(ms_since "$t0")
+		VSN_TAP_FAIL=$((VSN_TAP_FAIL + 1))
+		echo "not ok $VSN_TAP_N - $name ($ms ms)"
+		sed 's/^/#   /' "$log"
+	fi
+}
+
+# vsn_keep_logs DIR: with VSN_LOG_DIR set, DIR's logs, documents and outputs (not its keys or
+# tokens) copied there, for a look after the cleanup.
+vsn_keep_logs() {
+	[ -n "${VSN_LOG_DIR:-}" ] && [ -n "$1" ] && [ -d "$1" ] || return 0
+	mkdir -p "$VSN_LOG_DIR" &&
+		(cd "$1" && find . -maxdepth 2 -type f \( -name '*.log' -o -name '*.yaml' -o \
+			-name '*.out' -o -name '*.cfg' -o -name '*.conf' -o -name '*.txt' -o \
+			-name '*.show' \) \
+			-exec cp --parents -t "$VSN_LOG_DIR" {} +)
+}
+
 vsn_tap() {
 	local name=$1 log
 

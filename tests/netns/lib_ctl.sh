@@ -325,30 +325,11 @@ ctl_now_ms() { echo $(($(now_us) / 1000)); }
 # prefix), with its time; its output, kept in $S/checks.log, is shown only when it fails.
 # Globals a check sets survive (it runs in this shell).
 ctl_check() {
-	local name=${1#ctl_} log=$VSN_STATE_DIR/tap.log t0 ms
-
-	VSN_TAP_N=$((VSN_TAP_N + 1))
-	t0=$(now_us)
-	if "$@" >"$log" 2>&1; then
-		ms=$(ms_since "$t0")
-		VSN_TAP_PASS=$((VSN_TAP_PASS + 1))
-		echo "ok $VSN_TAP_N - $name ($ms ms)"
-	else
-		ms=$(ms_since "$t0")
-		VSN_TAP_FAIL=$((VSN_TAP_FAIL + 1))
-		echo "not ok $VSN_TAP_N - $name ($ms ms)"
-		sed 's/^/#   /' "$log"
-	fi
-	cat "$log" >>"$S/checks.log"
+	vsn_check --name "${1#ctl_}" "$@"
+	cat "$VSN_STATE_DIR/tap.log" >>"$S/checks.log"
 }
 
-ctl_keep_logs() {
-	[ -n "${VSN_LOG_DIR:-}" ] && [ -n "$S" ] && [ -d "$S" ] || return 0
-	mkdir -p "$VSN_LOG_DIR" &&
-		(cd "$S" && find . -maxdepth 2 -type f \( -name '*.log' -o -name '*.yaml' -o \
-			-name '*.out' -o -name '*.cfg' -o -name '*.conf' \) \
-			-exec cp --parents -t "$VSN_LOG_DIR" {} +)
-}
+ctl_keep_logs() { vsn_keep_logs "$S"; }
 
 # ctl_main_init [TOOL...]: skip (77) unless root with every tool (the topology's and TOOL...);
 # fail unless the binaries are built; then bpffs, a fresh state dir with its cleanup on exit,

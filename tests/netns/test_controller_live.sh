@@ -1135,32 +1135,11 @@ clean_stop() {
 # ---- setup ----
 
 # A check as vsn_tap runs it, with its time on the result line.
-check() {
-	local name=$1 log=$VSN_STATE_DIR/tap.log t0 ms
-
-	VSN_TAP_N=$((VSN_TAP_N + 1))
-	t0=$(now_us)
-	if "$@" >"$log" 2>&1; then
-		ms=$(ms_since "$t0")
-		VSN_TAP_PASS=$((VSN_TAP_PASS + 1))
-		echo "ok $VSN_TAP_N - $name ($ms ms)"
-	else
-		ms=$(ms_since "$t0")
-		VSN_TAP_FAIL=$((VSN_TAP_FAIL + 1))
-		echo "not ok $VSN_TAP_N - $name ($ms ms)"
-		sed 's/^/#   /' "$log"
-	fi
-}
+check() { vsn_check "$@"; }
 
 # With VSN_LOG_DIR set, the run's files (logs, documents, outputs; not the keys or tokens) are
 # copied there before the cleanup.
-keep_logs() {
-	[ -n "${VSN_LOG_DIR:-}" ] && [ -n "$S" ] && [ -d "$S" ] || return 0
-	mkdir -p "$VSN_LOG_DIR" &&
-		(cd "$S" && find . -maxdepth 2 -type f \( -name '*.log' -o -name '*.yaml' -o \
-			-name '*.txt' -o -name '*.show' -o -name '*.out' \) \
-			-exec cp --parents -t "$VSN_LOG_DIR" {} +)
-}
+keep_logs() { vsn_keep_logs "$S"; }
 
 random_token() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
 

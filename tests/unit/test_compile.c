@@ -291,7 +291,7 @@ static void active_configuration_and_states(void **state)
 	struct vsn_compile_env env = {
 		.id = ids_get, .active = pick_spare, .slb_state = all_down, .arg = &ids};
 	const struct vsn_dp_policy *p;
-	struct vsn_dp_set *set;
+	struct vsn_dp_set *set, *normal;
 
 	assert_int_equal(vsn_compile_node(st, "edge-1", 1, &env, &set), 0);
 	/* web runs spare: backup for everything, no client rules; dns has no spare: its default. */
@@ -303,6 +303,18 @@ static void active_configuration_and_states(void **state)
 	for (size_t i = 0; i < set->n_slbs; i++)
 		assert_int_equal(set->slbs[i].state, VSN_SLB_DOWN);
 	assert_int_not_equal(find_policy(set, "192.0.2.0", IPPROTO_UDP, 53)->slb_id, 0);
+	/*
+	 * The SLBs of normal, which spare does not use, are there too, down: a node that
+	 * connects while they are down must learn it (its flows may still go there).
+	 */
+	env.active = NULL;
+	assert_int_equal(vsn_compile_node(st, "edge-1", 2, &env, &normal), 0);
+	assert_int_equal(set->n_slbs, normal->n_slbs);
+	for (size_t i = 0; i < set->n_slbs; i++) {
+		assert_int_equal(set->slbs[i].id, normal->slbs[i].id);
+		assert_int_equal(set->slbs[i].forward, normal->slbs[i].forward);
+	}
+	vsn_compile_free(normal);
 	vsn_compile_free(set);
 	vsn_state_free(st);
 }
