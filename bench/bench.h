@@ -254,6 +254,9 @@ struct bench_pkt {
 
 /* From saddr port BENCH_CLIENT_PORT to daddr port dport; IPv4 addresses in host order. */
 void bench_pkt_tcp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport);
+/* The SYN bench_pkt_tcp4 built as the client's ACK of its connection (a packet of an
+ * established flow: the forwarder follows its entry, where a SYN is a fresh pick). */
+void bench_pkt_tcp4_ack(struct bench_pkt *p);
 void bench_pkt_udp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport);
 void bench_pkt_tcp6(struct bench_pkt *p, const __u8 saddr[16], const __u8 daddr[16], __u16 dport);
 /*

@@ -628,6 +628,8 @@ static void packet_make(struct measure *m)
 		 * pool's; client_prefix's: the one with its rules).
 		 */
 		bench_pkt_tcp4(&m->pkt, client, bench_layout_mid_vip4(&m->layout), BENCH_TCP_PORT);
+		if (m->id == CASE_POOL_ESTABLISHED || m->id == CASE_POOL_ESTABLISHED_SPREAD)
+			bench_pkt_tcp4_ack(&m->pkt);
 		break;
 	}
 	m->ingress = BENCH_IFINDEX_LO;

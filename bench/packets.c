@@ -104,6 +104,18 @@ void bench_pkt_tcp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport)
 	p->daddr_off = (__u8 *)&ip->daddr - p->data;
 }
 
+void bench_pkt_tcp4_ack(struct bench_pkt *p)
+{
+	struct iphdr *ip = (struct iphdr *)(p->data + sizeof(struct ethhdr));
+	struct tcphdr *tcp = (struct tcphdr *)((__u8 *)ip + ip->ihl * 4);
+
+	tcp->syn = 0;
+	tcp->ack = 1;
+	tcp->ack_seq = htonl(0x9abcdef0);
+	tcp->check = 0;
+	tcp->check = l4_csum4(ip, tcp, sizeof(*tcp));
+}
+
 void bench_pkt_udp4(struct bench_pkt *p, __u32 saddr, __u32 daddr, __u16 dport)
 {
 	struct iphdr *ip = eth_fill(p, ETH_P_IP);

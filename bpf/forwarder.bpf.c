@@ -218,7 +218,10 @@ static __always_inline int insert_allowed(void)
  * draining), else a fresh pick, remembered. A rehash policy re-picks flows
  * remembered under another generation, but one whose re-pick finds no SLB
  * up stays where it is unless that is down (draining keeps established
- * flows). 0 and *ret_reason when there is none.
+ * flows). A client's SYN opens a new connection, whatever an entry of the
+ * same 5-tuple remembers of an earlier one (a reused source port): it is
+ * always a fresh pick under dest, as a new flow's (drain admits none), and
+ * its entry is replaced. 0 and *ret_reason when there is none.
  */
 static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *info,
 				  const struct vsn_dest *dest, struct vsn_pkt *p,
@@ -238,7 +241,7 @@ static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *in
 		}
 		f = NULL;
 	}
-	if (f) {
+	if (f && !p->syn) {
 		__u32 id = f->slb_id;
 
 		slb = bpf_map_lookup_elem(&vsn_slbs, &id);
@@ -265,6 +268,8 @@ static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *in
 		/* Drain admits no new flow; there is no other SLB to take it. */
 		if (!slb || slb->state != VSN_SLB_UP)
 			nf.slb_id = 0;
+		else
+			*ret_slb = slb;
 	}
 	if (!nf.slb_id)
 		nf.slb_id = keep;
@@ -274,6 +279,21 @@ static __always_inline __u32 pick(__u32 gen_slot, const struct vsn_slot_info *in
 	}
 	if (p->icmp_err)
 		return nf.slb_id;
+	/*
+	 * A SYN that finds its 5-tuple remembered: where the fresh pick agrees
+	 * it is a hit, and the entry is rewritten only to take this
+	 * generation's epoch (a retransmitted SYN writes nothing); elsewhere the
+	 * entry follows the pick.
+	 */
+	if (f && p->syn) {
+		if (f->slb_id == nf.slb_id) {
+			flow_event(VSN_FLOW_HIT);
+			if (f->epoch == nf.epoch)
+				return nf.slb_id;
+		} else {
+			flow_event(VSN_FLOW_SYN_REPICK);
+		}
+	}
 	/* An entry to replace costs no room; a new one must fit the bound. */
 	if (f || insert_allowed()) {
 		bpf_map_update_elem(&vsn_flows, &p->fk, &nf, BPF_ANY);
@@ -457,7 +477,7 @@ int vsn_forward(struct xdp_md *ctx)
 			bpf_map_update_elem(&vsn_frags, &k, &fr, BPF_ANY);
 		}
 	}
-	/* A hit looked its SLB up already; a new pick did not. */
+	/* A hit, or a pick of a single SLB, looked it up already; a pool's pick did not. */
 	if (!slb)
 		slb = bpf_map_lookup_elem(&vsn_slbs, &slb_id);
 	return forward_to(ctx, &p, slb_id, slb, &d, bytes);

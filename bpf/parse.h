@@ -69,6 +69,7 @@ struct vsn_pkt {
 	__u8 is_v6;
 	__u8 frag;     /* VSN_FRAG_*: which fragment of a datagram, if any */
 	__u8 icmp_err; /* an ICMP error quoting a VIP flow: key and fk are that flow's */
+	__u8 syn;      /* a TCP SYN without ACK: a client opening a connection */
 	__u32 frag_id; /* with frag: the datagram's identification */
 };
 
@@ -318,6 +319,8 @@ static __always_inline int parse_l4(struct hdr_cursor *c, struct vsn_pkt *p, __u
 		p->key.port = tcp->dest;
 		p->fk.ports = vsn_flow_ports(tcp->source, tcp->dest);
 		p->flow ^= ((__u32)tcp->source << 16) ^ tcp->dest;
+		/* The flags byte lies within the 20 bytes just checked. */
+		p->syn = tcp->syn && !tcp->ack;
 	} else if (l4 == IPPROTO_UDP) {
 		struct udphdr *udp = c->pos;
 

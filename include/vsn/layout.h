@@ -12,7 +12,7 @@
 #ifndef VSN_LAYOUT_H
 #define VSN_LAYOUT_H
 
-#define VSN_LAYOUT_VERSION 4
+#define VSN_LAYOUT_VERSION 5
 
 /* Outer map-in-map slots: the active one and the one being filled. */
 #define VSN_SLOTS 2
@@ -289,6 +289,7 @@ enum vsn_flow_event {
 	VSN_FLOW_REPICK_DOWN,	 /* a remembered flow's SLB is down: picked again */
 	VSN_FLOW_REHASH,	 /* remembered under another generation, its policy rehashes */
 	VSN_FLOW_SKIP_NOT_UP,	 /* a pick skipped a table entry whose SLB is down or draining */
+	VSN_FLOW_SYN_REPICK,	 /* a SYN's fresh pick differs from its 5-tuple's entry: replaced */
 	VSN_FLOW_EVENT_MAX,
 };
 

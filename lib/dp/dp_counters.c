@@ -39,6 +39,7 @@ static const char *const flow_event_names[VSN_FLOW_EVENT_MAX] = {
 	[VSN_FLOW_REPICK_DOWN] = "flow_repick_down",
 	[VSN_FLOW_REHASH] = "flow_rehash",
 	[VSN_FLOW_SKIP_NOT_UP] = "flow_skip_not_up",
+	[VSN_FLOW_SYN_REPICK] = "flow_syn_repick",
 };
 
 const char *vsn_flow_event_name(enum vsn_flow_event ev)

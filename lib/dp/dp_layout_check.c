@@ -30,4 +30,4 @@ _Static_assert(sizeof(struct vsn_flow) == 8, "vsn_flow size");
 _Static_assert(sizeof(struct vsn_frag_key) == 40, "vsn_frag_key size");
 _Static_assert(sizeof(struct vsn_frag) == 16, "vsn_frag size");
 _Static_assert(sizeof(struct vsn_pool_word) == 8, "vsn_pool_word size");
-_Static_assert(VSN_LAYOUT_VERSION == 4, "bump the asserts with the layout version");
+_Static_assert(VSN_LAYOUT_VERSION == 5, "bump the asserts with the layout version");

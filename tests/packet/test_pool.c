@@ -2,7 +2,8 @@
 /*
  * SLB pools and the connection table, through BPF_PROG_TEST_RUN (ingress lo):
  * which SLB each new flow of a pool goes to (Maglev), and what remembered
- * flows do when sets change, SLBs go down or drain, and inserts are bounded.
+ * flows do when sets change, SLBs go down or drain, and inserts are bounded;
+ * a client's SYN on a remembered 5-tuple is a new connection, picked afresh.
  *
  *   SLB 1  10.0.0.1  egress lo   -> XDP_TX         pool A (id 10): 1 (weight 1),
  *   SLB 2  10.0.0.2  egress vt0  -> XDP_REDIRECT                   2 (weight 2),
@@ -100,6 +101,7 @@ static __u32 default_limit;
 #define EV_LIMITED EV([VSN_FLOW_INSERT_LIMITED] = 1)
 #define EV_REPICK EV([VSN_FLOW_REPICK_DOWN] = 1)
 #define EV_REHASH EV([VSN_FLOW_REHASH] = 1)
+#define EV_SYN_REPICK EV([VSN_FLOW_SYN_REPICK] = 1)
 
 /* A TCP flow from a client to a VIP. */
 struct flow {
@@ -231,13 +233,22 @@ static void events_read(__u64 ret[VSN_FLOW_EVENT_MAX])
 	}
 }
 
+/* TCP flags (the byte at offset 13 of the header). */
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+#define TCP_PSH_ACK 0x18
+
 /*
- * Run one frame of flow f: forwarded to slb_id whole (its MACs, its egress),
- * or with slb_id 0 dropped as drop_slb_down; the connection-table counters
- * must move by exactly ev.
+ * Run one frame of flow f with TCP flags `flags` (0: PSH|ACK, a packet of an
+ * established connection; a SYN carries an MSS option and no payload, as a
+ * client's does): forwarded to slb_id whole (its MACs, its egress), or with
+ * slb_id 0 dropped as drop_slb_down; the connection-table counters must
+ * move by exactly ev.
  */
-static void run_flow(const char *what, const struct flow *f, __u32 slb_id, const __u64 *ev)
+static void run_flow_flags(const char *what, const struct flow *f, __u8 flags, __u32 slb_id,
+			   const __u64 *ev)
 {
+	static const __u8 mss[] = {2, 4, 0x05, 0xb4};
 	static struct pkt in, want;
 	__u64 before[VSN_FLOW_EVENT_MAX], after[VSN_FLOW_EVENT_MAX];
 	struct pkt_spec s = {
@@ -250,13 +261,19 @@ static void run_flow(const char *what, const struct flow *f, __u32 slb_id, const
 		.sport = f->sport,
 		.dport = f->dport,
 		.payload_len = 10,
+		.tcp_flags = flags,
 	};
 	struct h_expect e = {.action = XDP_DROP, .reason = VSN_DROP_SLB_DOWN, .out = &in};
 	char name[160];
 	int bad = 0;
 
-	snprintf(name, sizeof(name), "%s: %s.%u > %s.%u", what, f->saddr, f->sport, f->daddr,
-		 f->dport);
+	if (flags & TCP_SYN) {
+		s.tcp_opts = mss;
+		s.tcp_opts_len = sizeof(mss);
+		s.payload_len = 0;
+	}
+	snprintf(name, sizeof(name), "%s: %s.%u > %s.%u flags %#x", what, f->saddr, f->sport,
+		 f->daddr, f->dport, flags ? flags : TCP_PSH_ACK);
 	assert_int_equal(pkt_build(&s, &in), 0);
 	if (slb_id) {
 		const struct slb_def *d = &slbs[slb_id];
@@ -285,6 +302,11 @@ static void run_flow(const char *what, const struct flow *f, __u32 slb_id, const
 	}
 	if (bad)
 		fail_msg("%s: connection-table counters, see above", name);
+}
+
+static void run_flow(const char *what, const struct flow *f, __u32 slb_id, const __u64 *ev)
+{
+	run_flow_flags(what, f, 0, slb_id, ev);
 }
 
 /* --- The connection table as vsn_dp_flows_foreach lists it. --- */
@@ -1104,6 +1126,199 @@ static void test_roundtrip(void **state)
 	}
 }
 
+/*
+ * --- 10. A client's SYN is a new connection. ---
+ *
+ * A reused source port makes a new connection with an earlier one's
+ * 5-tuple: its SYN (SYN without ACK) never follows the entry, it is picked
+ * afresh under the running set and replaces the entry (flow_syn_repick when
+ * the pick moves it). Every other packet follows the entry as before.
+ */
+
+/* What a pair of generations does to one flow: first on pool A, then on B, then on A again. */
+static void syn_swap_run(int family)
+{
+	const struct flow_list *l;
+	struct flow f;
+	__u32 x, y;
+	__u64 g;
+
+	apply_set(POOL_A, VSN_ON_CHANGE_PRESERVE, pools_ab, 2, M_SMALL, SEED);
+	flows_clear();
+	flow_next(&f, family);
+	x = expect_pick(&pool_a, &f);
+	run_flow_flags("syn: a new connection", &f, TCP_SYN, x, EV_NEW);
+	run_flow("syn: its ACK", &f, x, EV_HIT);
+	run_flow_flags("syn: retransmitted, the same pick", &f, TCP_SYN, x, EV_HIT);
+	g = cur.generation;
+	expect_listed(flows_list(), &f, x, g);
+
+	/* The policy moves the VIP to pool B: a fresh pick is elsewhere (A and B share no SLB). */
+	apply_set(POOL_B, VSN_ON_CHANGE_PRESERVE, pools_ab, 2, M_SMALL, SEED);
+	y = expect_pick(&pool_b, &f);
+	assert_true(y == 4 || y == 5);
+	run_flow("syn, B set: the established flow's ACK stays", &f, x, EV_HIT);
+	run_flow_flags("syn, B set: SYN|ACK is no client's SYN", &f, TCP_SYN | TCP_ACK, x, EV_HIT);
+	expect_listed(flows_list(), &f, x, g);
+	run_flow_flags("syn, B set: the port reused, a new SYN", &f, TCP_SYN, y, EV_SYN_REPICK);
+	l = flows_list();
+	assert_int_equal(l->n, 1);
+	expect_listed(l, &f, y, cur.generation);
+	run_flow("syn, B set: the new connection's ACK", &f, y, EV_HIT);
+	run_flow_flags("syn, B set: retransmitted", &f, TCP_SYN, y, EV_HIT);
+	expect_listed(flows_list(), &f, y, cur.generation);
+
+	/* Back to pool A (a failover's return): the next reuse goes back to A's pick. */
+	apply_set(POOL_A, VSN_ON_CHANGE_PRESERVE, pools_ab, 2, M_SMALL, SEED);
+	run_flow("syn, A again: the connection on B stays", &f, y, EV_HIT);
+	run_flow_flags("syn, A again: a new SYN", &f, TCP_SYN, x, EV_SYN_REPICK);
+	expect_listed(flows_list(), &f, x, cur.generation);
+	run_flow("syn, A again: its ACK", &f, x, EV_HIT);
+}
+
+static void test_syn_swap(void **state)
+{
+	syn_swap_run(AF_INET);
+	syn_swap_run(AF_INET6);
+}
+
+/*
+ * A SYN whose fresh pick is the SLB its entry names, under a newer
+ * generation: a hit, and the entry takes the running epoch, so a rehash
+ * policy has nothing left to re-pick on the ACK that follows.
+ */
+static void test_syn_same_pick(void **state)
+{
+	struct flow f[2];
+	__u32 id[2];
+
+	apply_set(POOL_A, VSN_ON_CHANGE_REHASH, pools_ab, 2, M_SMALL, SEED);
+	flows_clear();
+	for (int i = 0; i < 2; i++) {
+		flow_next(&f[i], i ? AF_INET6 : AF_INET);
+		id[i] = expect_pick(&pool_a, &f[i]);
+		run_flow_flags("syn, rehash: a new connection", &f[i], TCP_SYN, id[i], EV_NEW);
+	}
+	apply_set(POOL_A, VSN_ON_CHANGE_REHASH, pools_ab, 2, M_SMALL, SEED);
+	/* The first flow's ACK comes first: rehashed (the same table: the same SLB). */
+	run_flow("syn, rehash, next generation: an ACK", &f[0], id[0], EV_REHASH);
+	/* The second one reuses its port: its SYN agrees with the entry, a hit. */
+	run_flow_flags("syn, rehash, next generation: a SYN", &f[1], TCP_SYN, id[1], EV_HIT);
+	expect_listed(flows_list(), &f[1], id[1], cur.generation);
+	run_flow("syn, rehash, next generation: its ACK", &f[1], id[1], EV_HIT);
+}
+
+/* A pool member drains or goes down: a SYN is a new flow, it avoids that member. */
+static void test_syn_pool_states(void **state)
+{
+	static struct flow fl[40];
+	__u32 got[40], id;
+	int on3 = 0;
+
+	establish_on_a("syn: established", fl, got, 40);
+	set_state(3, VSN_SLB_DRAIN);
+	for (int i = 0; i < 40; i++) {
+		if (got[i] != 3) {
+			/* Maglev moves few flows between the others, but may move some. */
+			id = expect_pick(&pool_a, &fl[i]);
+			run_flow_flags("syn, 3 drains: a SYN on another SLB", &fl[i], TCP_SYN, id,
+				       id == got[i] ? EV_HIT : EV_SYN_REPICK);
+			got[i] = id;
+			continue;
+		}
+		on3++;
+		run_flow("syn, 3 drains: an ACK stays on 3", &fl[i], 3, EV_HIT);
+		/* A pick of the table rebuilt without SLB 3: no entry to skip. */
+		id = expect_pick(&pool_a, &fl[i]);
+		assert_true(id == 1 || id == 2);
+		run_flow_flags("syn, 3 drains: a SYN leaves 3", &fl[i], TCP_SYN, id, EV_SYN_REPICK);
+		expect_listed(flows_list(), &fl[i], id, cur.generation);
+		got[i] = id;
+	}
+	assert_true(on3 > 0);
+
+	/* Down: a SYN is picked afresh (flow_syn_repick, never flow_repick_down). */
+	set_state(3, VSN_SLB_UP);
+	establish_on_a("syn: established again", fl, got, 40);
+	set_state(3, VSN_SLB_DOWN);
+	for (int i = 0; i < 40; i++) {
+		if (got[i] != 3)
+			continue;
+		id = expect_pick(&pool_a, &fl[i]);
+		assert_true(id == 1 || id == 2);
+		run_flow_flags("syn, 3 down: a SYN", &fl[i], TCP_SYN, id, EV_SYN_REPICK);
+		run_flow("syn, 3 down: its ACK", &fl[i], id, EV_HIT);
+	}
+}
+
+/* A single-SLB destination: draining admits no new connection, whatever the table says. */
+static void test_syn_single_drain(void **state)
+{
+	struct flow f;
+
+	apply_set(POOL_A, VSN_ON_CHANGE_PRESERVE, pools_ab, 2, M_SMALL, SEED);
+	flows_clear();
+	flow_single(&f);
+	run_flow_flags("syn single: a new connection", &f, TCP_SYN, SLB_SINGLE, EV_NEW);
+
+	set_state(SLB_SINGLE, VSN_SLB_DRAIN);
+	run_flow("syn single drains: the ACK of the connection", &f, SLB_SINGLE, EV_HIT);
+	run_flow_flags("syn single drains: a new SYN on the port", &f, TCP_SYN, 0, EV_NONE);
+	/* Dropped, the entry left as it was: the earlier connection's packets still pass. */
+	expect_listed(flows_list(), &f, SLB_SINGLE, cur.generation);
+	run_flow("syn single drains: the ACK again", &f, SLB_SINGLE, EV_HIT);
+
+	set_state(SLB_SINGLE, VSN_SLB_DOWN);
+	run_flow_flags("syn single down: a SYN", &f, TCP_SYN, 0, EV_NONE);
+	set_state(SLB_SINGLE, VSN_SLB_UP);
+	run_flow_flags("syn single up: a SYN", &f, TCP_SYN, SLB_SINGLE, EV_HIT);
+}
+
+/*
+ * The insert bound: a SYN that replaces an entry costs no room; one of a
+ * 5-tuple the table does not know is a new flow and must fit the bound.
+ */
+static void test_syn_bound(void **state)
+{
+	int ncpus = libbpf_num_possible_cpus(), cpu = sched_getcpu();
+	struct flow f[3];
+	__u32 a[3], b[3];
+	cpu_set_t one;
+
+	assert_true(ncpus > 0);
+	assert_true(cpu >= 0);
+	apply_set(POOL_A, VSN_ON_CHANGE_PRESERVE, pools_ab, 2, M_SMALL, SEED);
+	flows_clear();
+	for (int i = 0; i < 3; i++)
+		flow_next(&f[i], AF_INET);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(vsn_dp_flow_limit_set(env.dp, 2 * ncpus), 0);
+	/* Whatever an earlier test left of this CPU's window: a fresh one. */
+	usleep(1100 * 1000);
+
+	for (int i = 0; i < 3; i++)
+		a[i] = expect_pick(&pool_a, &f[i]);
+	run_flow_flags("syn, bound 2: first", &f[0], TCP_SYN, a[0], EV_NEW);
+	run_flow_flags("syn, bound 2: second", &f[1], TCP_SYN, a[1], EV_NEW);
+	run_flow_flags("syn, bound 2: third, not remembered", &f[2], TCP_SYN, a[2], EV_LIMITED);
+
+	apply_set(POOL_B, VSN_ON_CHANGE_PRESERVE, pools_ab, 2, M_SMALL, SEED);
+	for (int i = 0; i < 3; i++)
+		b[i] = expect_pick(&pool_b, &f[i]);
+	run_flow_flags("syn, bound 2, B set: a replacement needs no room", &f[0], TCP_SYN, b[0],
+		       EV_SYN_REPICK);
+	run_flow_flags("syn, bound 2, B set: third, still no room", &f[2], TCP_SYN, b[2],
+		       EV_LIMITED);
+	expect_listed(flows_list(), &f[0], b[0], cur.generation);
+	expect_listed(flows_list(), &f[1], a[1], cur.generation - 1);
+	assert_null(listed(flows_list(), &f[2]));
+
+	assert_int_equal(vsn_dp_flow_limit_set(env.dp, 0), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(all_cpus), &all_cpus), 0);
+}
+
 static int setup(void **state)
 {
 	struct vsn_dp_slb ipip6 = {
@@ -1172,6 +1387,11 @@ int main(void)
 		cmocka_unit_test_setup(test_rehash_drain, reset),
 		cmocka_unit_test_setup(test_refusals, reset),
 		cmocka_unit_test_setup(test_roundtrip, reset),
+		cmocka_unit_test_setup(test_syn_swap, reset),
+		cmocka_unit_test_setup(test_syn_same_pick, reset),
+		cmocka_unit_test_setup(test_syn_pool_states, reset),
+		cmocka_unit_test_setup(test_syn_single_drain, reset),
+		cmocka_unit_test_setup(test_syn_bound, reset),
 	};
 	int r;
 
