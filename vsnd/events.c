@@ -35,6 +35,12 @@ static void log_nack(const struct vsnd *d, const struct vsn_ctl_event *ev)
 		Q(ev->message, msg), (unsigned long long)ev->running);
 }
 
+static int desired_of(const struct vsn_ctl_node_status *st, void *arg)
+{
+	*(uint64_t *)arg = st->desired;
+	return 0;
+}
+
 void vsnd_on_event(const struct vsn_ctl_event *ev, void *arg)
 {
 	const struct vsnd *d = arg;
@@ -45,11 +51,14 @@ void vsnd_on_event(const struct vsn_ctl_event *ev, void *arg)
 	switch (ev->type) {
 	case VSN_CTL_EV_CONNECTED: {
 		const struct vsnd_file *f = vsnd_sets_for_node(d, ev->node);
+		uint64_t desired = f ? vsn_ctl_set_generation(f->set) : 0;
 		char want[24] = "none";
 
-		if (f)
-			snprintf(want, sizeof(want), "%llu",
-				 (unsigned long long)vsn_ctl_set_generation(f->set));
+		/* In controller mode the store's set, as the controller holds it. */
+		if (!f && ev->node)
+			vsn_ctl_node_status(d->ctl, ev->node, desired_of, &desired);
+		if (desired)
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)desired);
 		log_info("connected",
 			 "node=%s address=%s running_generation=%llu desired_generation=%s "
 			 "software=%s",

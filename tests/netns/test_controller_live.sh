@@ -1103,6 +1103,10 @@ kill9_during_rollout_then_restart() {
 			vsn_fail "$n's forwarder does not run generation $g: $SHOW" || return 1
 		grep -qE '^  pool 1: slb [0-9]+ weight 3, slb [0-9]+ weight 1$' <<<"$SHOW" ||
 			vsn_fail "$n's pool is not slb-a weight 3: $SHOW" || return 1
+		# The log says what the restarted controller wants it to run: the stored set.
+		since "$VSND_LOG" "$mv" | grep -qE " vsnd connected: node=$n .*desired_generation=$g " ||
+			vsn_fail "vsnd's connected line for $n: $(since "$VSND_LOG" "$mv" | grep " connected: node=$n ")" ||
+			return 1
 	done
 	cli_ok read history --limit 1 -o json || return 1
 	[ "$(jget "$(jflat <<<"$OUT")" revisions.0.revision)" = "$rev" ] ||
