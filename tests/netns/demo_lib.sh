@@ -84,18 +84,6 @@ demo_veth() {
 		dns "$3" ethtool -K "$4" tx off gro on >/dev/null
 }
 
-# retry TRIES CMD...: CMD until it succeeds, at most TRIES times, 0.1 s apart.
-retry() {
-	local n=$1 i
-
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 demo_topology_build() {
 	local n ns s i
 
@@ -174,17 +162,17 @@ demo_topology_wait() {
 	local n
 
 	for n in node1 node2 slb-a slb-b slb-c; do
-		retry 30 dns ctl ping -c 1 -W 1 "${DEMO_ADDR[$n]}" ||
+		vsn_retry 30 dns ctl ping -c 1 -W 1 "${DEMO_ADDR[$n]}" ||
 			{ echo "no answer from $n (${DEMO_ADDR[$n]}) on the LAN" >&2 && return 1; }
-		retry 30 dns "$n" ping -c 1 -W 1 "$DEMO_ROUTER_LAN" ||
+		vsn_retry 30 dns "$n" ping -c 1 -W 1 "$DEMO_ROUTER_LAN" ||
 			{ echo "$n cannot reach the router" >&2 && return 1; }
 	done
 	for n in node1 node2; do
-		retry 30 dns router ping -c 1 -W 1 "${DEMO_UPLINK[$n]}.2" ||
+		vsn_retry 30 dns router ping -c 1 -W 1 "${DEMO_UPLINK[$n]}.2" ||
 			{ echo "the router cannot reach $n" >&2 && return 1; }
-		retry 30 dns "$n" ping -c 1 -W 1 -I lan0 "${DEMO_ADDR[slb-c]}" || return 1
+		vsn_retry 30 dns "$n" ping -c 1 -W 1 -I lan0 "${DEMO_ADDR[slb-c]}" || return 1
 	done
-	retry 30 dns client ping -c 1 -W 1 10.100.1.1
+	vsn_retry 30 dns client ping -c 1 -W 1 10.100.1.1
 }
 
 # ---- the SLBs' software ----

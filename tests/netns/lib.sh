@@ -464,6 +464,19 @@ vsn_tap_init() {
 
 vsn_note() { echo "# $*" >&3; }
 
+# vsn_retry TRIES CMD...: CMD (its output discarded) until it succeeds, at most TRIES times,
+# 0.1 s apart.
+vsn_retry() {
+	local n=$1 i
+
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # vsn_check [--name NAME] [--log FILE] FUNCTION [ARG...]: one TAP check, as vsn_tap, with its
 # time on the result line (NAME: the function's; FILE: $VSN_STATE_DIR/tap.log, which keeps its
 # output, shown when it fails). It runs in this shell: what it sets survives.

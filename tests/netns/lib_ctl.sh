@@ -62,18 +62,6 @@ S='' VSND_LOG='' NODE_LOG='' DB=''
 VSND_PID='' NODE_PID=''
 ADMIN_TOKEN=''
 
-# ctl_retry TRIES CMD...: run CMD until it succeeds, at most TRIES times, 0.1 s apart.
-ctl_retry() {
-	local n=$1 i
-
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # ---- the topology ----
 
 # ctl_topology_build PREFIX PIN_DIR: the namespaces PREFIX{client,node,slb-a,slb-b} and their
@@ -126,14 +114,14 @@ ctl_topology_build() {
 	done
 	# Links ready and neighbour caches warm, both ways between the node and each SLB (the
 	# node's probes and its l2 forwarding need the SLBs' MACs).
-	ctl_retry 10 vsn_ns "$NS_CLIENT" ping -c 1 -W 1 "$NODE_C4" || {
+	vsn_retry 10 vsn_ns "$NS_CLIENT" ping -c 1 -W 1 "$NODE_C4" || {
 		echo "no answer from $NODE_C4 in $NS_CLIENT" >&2
 		return 1
 	}
 	for s in $SLBS; do
 		dst=${NODE_ADDR_OF[$s]}
-		if ! ctl_retry 10 vsn_ns "${NS_SLB_OF[$s]}" ping -c 1 -W 1 "$dst" ||
-			! ctl_retry 10 vsn_ns "$NS_NODE" ping -c 1 -W 1 "${ADDR_OF[$s]}"; then
+		if ! vsn_retry 10 vsn_ns "${NS_SLB_OF[$s]}" ping -c 1 -W 1 "$dst" ||
+			! vsn_retry 10 vsn_ns "$NS_NODE" ping -c 1 -W 1 "${ADDR_OF[$s]}"; then
 			echo "no ping between the node and $s" >&2
 			return 1
 		fi

@@ -794,7 +794,7 @@ e2e_setup() {
 	e2e_wait 15000 e2e_in_sync node1 node2 || { echo "not in-sync: $STATUS" && return 1; }
 	[ "$(demo_dpctl node1 show | grep -c "^  $VIP tcp/80")" -ge 1 ] || return 1
 	# Every neighbour warm: a first request answered through each node.
-	retry 30 dns client curl -sf --max-time 1 "http://$VIP/"
+	vsn_retry 30 dns client curl -sf --max-time 1 "http://$VIP/"
 }
 
 main() {

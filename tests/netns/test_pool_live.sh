@@ -105,23 +105,11 @@ pool_topology_build() {
 			ns=${NS_SLBS[$i]}
 			dst=$(node_addr "$i")
 		fi
-		retry 10 vsn_ns "$ns" ping -c 1 -W 1 -i 0.2 "$dst" || {
+		vsn_retry 10 vsn_ns "$ns" ping -c 1 -W 1 -i 0.2 "$dst" || {
 			echo "no answer from $dst in $ns" >&2
 			return 1
 		}
 	done
-}
-
-# retry TRIES CMD...: run CMD until it succeeds, at most TRIES times, 0.1 s apart.
-retry() {
-	local n=$1 i
-	shift
-
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 listens() { # NS PORT
@@ -138,7 +126,7 @@ echo_servers_start() {
 			</dev/null >"$VSN_STATE_DIR/echo-slb$i.log" 2>&1 &
 		pid=$!
 		vsn_register pid "$pid" "$ns"
-		retry 50 listens "$ns" "$ECHO_PORT" || {
+		vsn_retry 50 listens "$ns" "$ECHO_PORT" || {
 			echo "vsn-echo does not listen in $ns: $(cat "$VSN_STATE_DIR/echo-slb$i.log")" >&2
 			return 1
 		}
