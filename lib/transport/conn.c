@@ -215,6 +215,13 @@ static const char *tls_reason(struct vsn_conn *c, char *buf, size_t sz, bool *re
 	return buf;
 }
 
+/* An error a TCP connect ends with (not one of TLS, nor a stale errno of something else). */
+static bool connect_error(int e)
+{
+	return e == ECONNREFUSED || e == ECONNRESET || e == EHOSTUNREACH || e == ENETUNREACH ||
+	       e == ETIMEDOUT || e == EADDRNOTAVAIL;
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct vsn_conn *c = arg;
@@ -253,9 +260,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		int se = 0;
 		socklen_t sl = sizeof(se);
 
-		/* A TCP connect that failed shows as an EOF of the TLS layer: say why it failed. */
+		/*
+		 * A TCP connect that failed shows as an EOF of the TLS layer: say why it failed,
+		 * from the socket (SO_ERROR), or from the error the failed connect left (libevent
+		 * has read SO_ERROR already).
+		 */
 		if (!c->connected &&
-		    !getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_ERROR, &se, &sl) && se)
+		    !getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_ERROR, &se, &sl) && !se)
+			se = EVUTIL_SOCKET_ERROR();
+		if (!c->connected && connect_error(se))
 			conn_fail(c, -se, "%s", evutil_socket_error_to_string(se));
 		else
 			conn_fail(c, -ECONNRESET, "the peer closed the connection%s",

@@ -276,6 +276,29 @@ static void test_no_cert_refused(void **state)
 	refused(*state, ((struct env *)*state)->nocert, "did not return a certificate");
 }
 
+/* Nothing listens: the client hears that its connect was refused, not of a TLS peer. */
+static void test_connect_refused(void **state)
+{
+	struct env *e = *state;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sin);
+	struct side cl = {0};
+	char addr[32];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* A port just bound and closed: nothing listens there. */
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	close(fd);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sin.sin_port));
+	assert_int_equal(vsn_conn_connect(e->base, addr, e->cli, 3000, &client_cbs, &cl, &cl.c), 0);
+	run_until(e, &cl.closed, NULL);
+	print_message("client: %s\n", cl.why);
+	assert_int_equal(cl.close_err, -ECONNREFUSED);
+	assert_non_null(strstr(cl.why, "refused"));
+}
+
 /* A raw TLS client (a valid node certificate) that writes bytes of its own once connected. */
 struct raw {
 	const uint8_t *bytes;
@@ -406,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hello_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_ca_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cert_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policyset_chunks, setup, teardown),
