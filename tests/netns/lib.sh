@@ -464,6 +464,78 @@ vsn_tap_init() {
 
 vsn_note() { echo "# $*" >&3; }
 
+# The SLBs of vsn_slbs_topology_build, by name: SLBS lists them; each has its address
+# (ADDR_OF), the node's address on its link (NODE_ADDR_OF) and the node's interface (IF_OF);
+# NS_SLB_OF is set to its namespace.
+declare -A NS_SLB_OF=() ADDR_OF=() NODE_ADDR_OF=() IF_OF=()
+SLBS=''
+
+# vsn_slbs_topology_build PREFIX PIN_DIR: the namespaces PREFIX{client,node} and PREFIX<slb> of
+# each of SLBS, the client on the node's cli0 (the VIP routed via the node), each SLB on a veth of
+# its own (an XDP redirect cannot target a bridge) holding the VIP on lo for direct server
+# return (VIP); neighbour caches warm both ways between the node and each SLB.
+vsn_slbs_topology_build() {
+	local p=$1 ns s i dst
+
+	NS_CLIENT=${p}client
+	NS_NODE=${p}node
+	for s in $SLBS; do NS_SLB_OF[$s]=$p$s; done
+	PIN_DIR=$2
+	for ns in "$NS_CLIENT" "$NS_NODE" "${NS_SLB_OF[@]}"; do
+		vsn_register netns "$ns"
+		ip netns add "$ns" || return 1
+		vsn_ns "$ns" ip link set dev lo up || return 1
+	done
+	vsn_register pindir "$PIN_DIR"
+	# The node has no route to the VIP: the reverse-path filter would drop the SLBs' replies.
+	vsn_ns "$NS_NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0 || return 1
+
+	ip link add name eth0 netns "$NS_CLIENT" type veth peer name "$IF_NODE_CLIENT" \
+		netns "$NS_NODE" || return 1
+	vsn_ns "$NS_CLIENT" ip addr add "$CLIENT4/24" dev eth0 &&
+		vsn_ns "$NS_NODE" ip addr add "$NODE_C4/24" dev "$IF_NODE_CLIENT" &&
+		vsn_ns "$NS_CLIENT" ethtool -K eth0 tx off >/dev/null &&
+		vsn_ns "$NS_NODE" ethtool -K "$IF_NODE_CLIENT" tx off >/dev/null &&
+		vsn_ns "$NS_CLIENT" ip link set dev eth0 up &&
+		vsn_ns "$NS_NODE" ip link set dev "$IF_NODE_CLIENT" up &&
+		vsn_ns "$NS_CLIENT" ip route add "$VIP/32" via "$NODE_C4" dev eth0 || return 1
+
+	for s in $SLBS; do
+		ns=${NS_SLB_OF[$s]}
+		i=${IF_OF[$s]}
+		# Direct server return: the SLB holds the VIP but must not answer ARP for it.
+		vsn_ns "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+			net.ipv4.conf.all.arp_announce=2 || return 1
+		ip link add name "$i" netns "$NS_NODE" type veth peer name eth0 netns "$ns" || return 1
+		# GRO on the SLB's end before the node's end comes up (a redirect target then).
+		vsn_ns "$ns" ethtool -K eth0 tx off >/dev/null &&
+			vsn_ns "$ns" ethtool -K eth0 gro on >/dev/null &&
+			vsn_ns "$ns" ip addr add "${ADDR_OF[$s]}/24" dev eth0 &&
+			vsn_ns "$ns" ip addr add "$VIP/32" dev lo &&
+			vsn_ns "$NS_NODE" ip addr add "${NODE_ADDR_OF[$s]}/24" dev "$i" &&
+			vsn_ns "$NS_NODE" sysctl -qw "net.ipv4.conf.$i.rp_filter=0" &&
+			vsn_ns "$NS_NODE" ethtool -K "$i" tx off >/dev/null &&
+			vsn_ns "$NS_NODE" ip link set dev "$i" up &&
+			vsn_ns "$ns" ip link set dev eth0 up &&
+			vsn_ns "$ns" ip route add default via "${NODE_ADDR_OF[$s]}" dev eth0 || return 1
+	done
+	# Links ready and neighbour caches warm, both ways between the node and each SLB (the
+	# node's probes and its l2 forwarding need the SLBs' MACs).
+	vsn_retry 10 vsn_ns "$NS_CLIENT" ping -c 1 -W 1 "$NODE_C4" || {
+		echo "no answer from $NODE_C4 in $NS_CLIENT" >&2
+		return 1
+	}
+	for s in $SLBS; do
+		dst=${NODE_ADDR_OF[$s]}
+		if ! vsn_retry 10 vsn_ns "${NS_SLB_OF[$s]}" ping -c 1 -W 1 "$dst" ||
+			! vsn_retry 10 vsn_ns "$NS_NODE" ping -c 1 -W 1 "${ADDR_OF[$s]}"; then
+			echo "no ping between the node and $s" >&2
+			return 1
+		fi
+	done
+}
+
 # vsn_retry TRIES CMD...: CMD (its output discarded) until it succeeds, at most TRIES times,
 # 0.1 s apart.
 vsn_retry() {

@@ -45,71 +45,17 @@ ECHO_PID='' ECHO_REPORT=''
 slb_addr() { echo "10.100.$(($1 + 1)).2"; }
 node_addr() { echo "10.100.$(($1 + 1)).1"; }
 
-# The client, the node and three SLBs, each SLB on a veth of its own (an XDP redirect cannot
-# target a bridge).
+# The client, the node and three SLBs, each on a veth of its own (lib.sh's
+# vsn_slbs_topology_build); NS_SLBS[1..3] their namespaces.
 pool_topology_build() {
-	local p=$1 ns i dst
+	local i
 
-	NS_CLIENT=${p}client
-	NS_NODE=${p}node
-	NS_SLBS=('' "${p}slb1" "${p}slb2" "${p}slb3")
-	PIN_DIR=$2
-	for ns in "$NS_CLIENT" "$NS_NODE" "${NS_SLBS[@]:1}"; do
-		vsn_register netns "$ns"
-		ip netns add "$ns" || return 1
-		vsn_ns "$ns" ip link set dev lo up || return 1
-	done
-	vsn_register pindir "$PIN_DIR"
-	# The node has no route to the VIP: the reverse-path filter would drop the SLBs' replies.
-	vsn_ns "$NS_NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
-		net.ipv4.conf.default.rp_filter=0 || return 1
-
-	ip link add name eth0 netns "$NS_CLIENT" type veth peer name "$IF_NODE_CLIENT" \
-		netns "$NS_NODE" || return 1
-	vsn_ns "$NS_CLIENT" ip addr add "$CLIENT4/24" dev eth0 &&
-		vsn_ns "$NS_NODE" ip addr add "$NODE_C4/24" dev "$IF_NODE_CLIENT" &&
-		vsn_ns "$NS_CLIENT" ethtool -K eth0 tx off >/dev/null &&
-		vsn_ns "$NS_NODE" ethtool -K "$IF_NODE_CLIENT" tx off >/dev/null &&
-		vsn_ns "$NS_CLIENT" ip link set dev eth0 up &&
-		vsn_ns "$NS_NODE" ip link set dev "$IF_NODE_CLIENT" up &&
-		vsn_ns "$NS_CLIENT" ip route add "$VIP/32" via "$NODE_C4" dev eth0 || return 1
-
+	SLBS='slb1 slb2 slb3'
 	for i in 1 2 3; do
-		ns=${NS_SLBS[$i]}
-		# Direct server return: the SLB holds the VIP but must not answer ARP for it.
-		vsn_ns "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
-			net.ipv4.conf.all.arp_announce=2 || return 1
-		ip link add name "sl$i" netns "$NS_NODE" type veth peer name eth0 netns "$ns" ||
-			return 1
-		# Checksums in software on every sending veth; GRO on where XDP redirects land. Order
-		# matters: the node's end becomes a redirect target when it comes up while its peer has
-		# GRO on (or when GRO is turned on while the peer is up), not when GRO is turned on
-		# while the peer is down. So GRO first, then the node's end up.
-		vsn_ns "$ns" ethtool -K eth0 tx off >/dev/null &&
-			vsn_ns "$ns" ethtool -K eth0 gro on >/dev/null &&
-			vsn_ns "$ns" ip addr add "$(slb_addr "$i")/24" dev eth0 &&
-			vsn_ns "$ns" ip addr add "$VIP/32" dev lo &&
-			vsn_ns "$NS_NODE" ip addr add "$(node_addr "$i")/24" dev "sl$i" &&
-			vsn_ns "$NS_NODE" sysctl -qw "net.ipv4.conf.sl$i.rp_filter=0" &&
-			vsn_ns "$NS_NODE" ethtool -K "sl$i" tx off >/dev/null &&
-			vsn_ns "$NS_NODE" ip link set dev "sl$i" up &&
-			vsn_ns "$ns" ip link set dev eth0 up &&
-			vsn_ns "$ns" ip route add default via "$(node_addr "$i")" dev eth0 || return 1
+		ADDR_OF[slb$i]=$(slb_addr "$i") NODE_ADDR_OF[slb$i]=$(node_addr "$i") IF_OF[slb$i]=sl$i
 	done
-	# Links ready and neighbour caches warm.
-	for i in 0 1 2 3; do
-		if [ "$i" = 0 ]; then
-			ns=$NS_CLIENT
-			dst=$NODE_C4
-		else
-			ns=${NS_SLBS[$i]}
-			dst=$(node_addr "$i")
-		fi
-		vsn_retry 10 vsn_ns "$ns" ping -c 1 -W 1 -i 0.2 "$dst" || {
-			echo "no answer from $dst in $ns" >&2
-			return 1
-		}
-	done
+	vsn_slbs_topology_build "$1" "$2" || return 1
+	NS_SLBS=('' "${NS_SLB_OF[slb1]}" "${NS_SLB_OF[slb2]}" "${NS_SLB_OF[slb3]}")
 }
 
 listens() { # NS PORT
