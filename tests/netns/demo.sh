@@ -463,9 +463,7 @@ main() {
 		shift
 	done
 	vsn_require haproxy jq setsid pgrep
-	for t in "$DEMO_VSND" "$DEMO_VSN_NODE" "$DEMO_VSN" "$VSN_SLB"; do
-		[ -x "$t" ] || { echo "error: $t is not built (make all)" >&2 && exit 1; }
-	done
+	vsn_built "$DEMO_VSND" "$DEMO_VSN_NODE" "$DEMO_VSN" "$VSN_SLB"
 	if [ -e "$DEMO_STATE" ] || [ -e "$DEMO_PIN" ] || ip netns list | grep -q "^$DEMO_PREFIX"; then
 		echo "A demo left by --keep is still up; removing it first."
 		demo_clean

@@ -68,10 +68,19 @@ vsn_require() {
 		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 	done
 	[ ${#missing[@]} -eq 0 ] || vsn_skip "missing tools: ${missing[*]} (scripts/deps.sh installs them)"
-	if [ ! -x "$VSN_DPCTL" ]; then
-		echo "error: $VSN_DPCTL is not built (make all)" >&2
-		exit 1
-	fi
+	vsn_built "$VSN_DPCTL"
+}
+
+# vsn_built BIN...: exit 1 (a failure, not a skip) unless every BIN is built.
+vsn_built() {
+	local b
+
+	for b in "$@"; do
+		[ -x "$b" ] || {
+			echo "error: $b is not built (make all)" >&2
+			exit 1
+		}
+	done
 }
 
 # bpffs is not mounted on every machine. A mount made here is left in place on purpose: other

@@ -265,12 +265,7 @@ ctl_main_init() {
 	for t in ip nsenter ethtool sysctl curl ping ss awk sed od date mountpoint "$@"; do
 		command -v "$t" >/dev/null 2>&1 || vsn_skip "missing tool: $t (scripts/deps.sh)"
 	done
-	for t in "$VSND" "$VSN_NODE" "$VSN" "$VSN_DPCTL"; do
-		[ -x "$t" ] || {
-			echo "error: $t is not built (make all)" >&2
-			exit 1
-		}
-	done
+	vsn_built "$VSND" "$VSN_NODE" "$VSN" "$VSN_DPCTL"
 	vsn_bpffs_ensure || exit 1
 	# shellcheck disable=SC2119 # a fresh state dir: no argument
 	vsn_state_init || exit 1

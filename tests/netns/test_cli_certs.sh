@@ -148,10 +148,7 @@ docs_commands_ran() {
 }
 
 main() {
-	[ -x "$VSN" ] || {
-		echo "error: $VSN is not built (make all)" >&2
-		exit 1
-	}
+	vsn_built "$VSN"
 	command -v openssl >/dev/null || vsn_skip "no openssl command (scripts/deps.sh installs it)"
 	VSN_STATE_DIR=$(mktemp -d /tmp/vsn-certs.XXXXXX) || exit 1
 	trap 'rm -rf "$VSN_STATE_DIR"' EXIT

@@ -1184,12 +1184,7 @@ main() {
 	for t in ip nsenter curl awk sed od mountpoint; do
 		command -v "$t" >/dev/null 2>&1 || vsn_skip "missing tool: $t (scripts/deps.sh)"
 	done
-	for t in "$VSND" "$VSN_NODE" "$VSN" "$VSN_DPCTL"; do
-		[ -x "$t" ] || {
-			echo "error: $t is not built (make all)" >&2
-			exit 1
-		}
-	done
+	vsn_built "$VSND" "$VSN_NODE" "$VSN" "$VSN_DPCTL"
 	vsn_bpffs_ensure || exit 1
 	vsn_state_init || exit 1
 	vsn_trap_cleanup

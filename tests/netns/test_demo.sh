@@ -178,9 +178,7 @@ main() {
 	local t
 
 	vsn_require haproxy jq setsid pgrep
-	for t in "$DEMO_VSND" "$DEMO_VSN_NODE" "$DEMO_VSN" "$VSN_SLB"; do
-		[ -x "$t" ] || { echo "error: $t is not built (make all)" >&2 && exit 1; }
-	done
+	vsn_built "$DEMO_VSND" "$DEMO_VSN_NODE" "$DEMO_VSN" "$VSN_SLB"
 	vsn_bpffs_ensure || exit 1
 	# shellcheck disable=SC2119 # a fresh state dir: no argument
 	vsn_state_init || exit 1

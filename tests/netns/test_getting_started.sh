@@ -342,10 +342,7 @@ main() {
 
 	vsn_require unshare hostname
 	grep -qw overlay /proc/filesystems || vsn_skip "no overlay file system"
-	[ -x "$VSN_ROOT/build/vsnd" ] || {
-		echo "error: $VSN_ROOT/build/vsnd is not built (make all)" >&2
-		exit 1
-	}
+	vsn_built "$VSN_ROOT/build/vsnd"
 	vsn_bpffs_ensure || vsn_skip "cannot mount bpffs"
 	vsn_state_init || exit 1
 	S=$VSN_STATE_DIR

@@ -278,10 +278,7 @@ main() {
 	local t0=$SECONDS
 
 	vsn_require
-	[ -x "$VSN_SLB" ] || {
-		echo "error: $VSN_SLB is not built (make all)" >&2
-		exit 1
-	}
+	vsn_built "$VSN_SLB"
 	vsn_bpffs_ensure || exit 1
 	vsn_state_init || exit 1
 	vsn_trap_cleanup

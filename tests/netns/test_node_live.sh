@@ -487,12 +487,7 @@ main() {
 	local t0=$SECONDS t
 
 	vsn_require
-	for t in "$VSN_NODE" "$VSND" "$VSN" "$VSN_UDPSEQ"; do
-		[ -x "$t" ] || {
-			echo "error: $t is not built (make all)" >&2
-			exit 1
-		}
-	done
+	vsn_built "$VSN_NODE" "$VSND" "$VSN" "$VSN_UDPSEQ"
 	vsn_bpffs_ensure || exit 1
 	vsn_state_init || exit 1
 	vsn_trap_cleanup

@@ -416,10 +416,7 @@ main() {
 	local t0=$SECONDS i
 
 	vsn_require
-	[ -x "$VSN_ECHO" ] || {
-		echo "error: $VSN_ECHO is not built (make all)" >&2
-		exit 1
-	}
+	vsn_built "$VSN_ECHO"
 	vsn_bpffs_ensure || exit 1
 	vsn_state_init || exit 1
 	vsn_trap_cleanup
