@@ -185,32 +185,13 @@ demo_nginx_start() {
 	local s=$1 d=$S/$1/nginx listen=127.0.0.1:8080 pid i
 
 	[ "$s" = slb-c ] && listen=80
-	mkdir -p "$d/tmp" || return 1
-	cat >"$d/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
-user root;
-worker_processes 1;
-daemon on;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 512; }
-http {
-	access_log $d/access.log;
-	client_body_temp_path $d/tmp/body;
-	proxy_temp_path $d/tmp/proxy;
-	fastcgi_temp_path $d/tmp/fastcgi;
-	uwsgi_temp_path $d/tmp/uwsgi;
-	scgi_temp_path $d/tmp/scgi;
-	server {
-		listen $listen;
+	vsn_nginx_conf "$d" 512 "		listen $listen;
 		default_type text/plain;
 		keepalive_timeout 0;
-		location / { return 200 "$s"; }
-		location /healthz { return 200 "ok"; }
-		location /slow { echo_sleep 60; echo "$s"; }
-	}
-}
-EOF
+		location / { return 200 \"$s\"; }
+		location /healthz { return 200 \"ok\"; }
+		location /slow { echo_sleep 60; echo \"$s\"; }" \
+		"load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;" || return 1
 	vsn_register pidfile "$d/nginx.pid" "$DEMO_PREFIX$s"
 	rm -f "$d/nginx.pid"
 	if ! dns "$s" setsid nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" \

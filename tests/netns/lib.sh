@@ -302,21 +302,21 @@ vsn_topology_wait() {
 	done
 }
 
-# vsn_nginx_start [NS NAME BODY]: nginx in namespace NS (default the SLB's) on port 80 (both
-# families), answering BODY (default "$SLB_BODY"), its files in $VSN_STATE_DIR/NAME (default
-# nginx). It daemonizes once its sockets listen, in a session of its own (a Ctrl-C on the terminal
-# reaches only the script, which then stops it); its master's pid is in its pid file.
-vsn_nginx_start() {
-	local ns=${1:-$NS_SLB} d=$VSN_STATE_DIR/${2:-nginx} body=${3:-$SLB_BODY} pid i
+# vsn_nginx_conf DIR CONNECTIONS SERVER [HEAD]: DIR/nginx.conf for an nginx whose files all live
+# in DIR (pid, logs, temp paths; run as root, one worker, daemonized), with worker_connections
+# CONNECTIONS, one server block of the text SERVER, and HEAD (load_module lines) first.
+vsn_nginx_conf() {
+	local d=$1
 
 	mkdir -p "$d/tmp" || return 1
 	cat >"$d/nginx.conf" <<EOF
+${4:-}
 user root;
 worker_processes 1;
 daemon on;
 pid $d/nginx.pid;
 error_log $d/error.log;
-events { worker_connections 64; }
+events { worker_connections $2; }
 http {
 	access_log $d/access.log;
 	client_body_temp_path $d/tmp/body;
@@ -325,13 +325,23 @@ http {
 	uwsgi_temp_path $d/tmp/uwsgi;
 	scgi_temp_path $d/tmp/scgi;
 	server {
-		listen 80;
-		listen [::]:80;
-		default_type text/plain;
-		location / { return 200 "$body\n"; }
+$3
 	}
 }
 EOF
+}
+
+# vsn_nginx_start [NS NAME BODY]: nginx in namespace NS (default the SLB's) on port 80 (both
+# families), answering BODY (default "$SLB_BODY"), its files in $VSN_STATE_DIR/NAME (default
+# nginx). It daemonizes once its sockets listen, in a session of its own (a Ctrl-C on the terminal
+# reaches only the script, which then stops it); its master's pid is in its pid file.
+vsn_nginx_start() {
+	local ns=${1:-$NS_SLB} d=$VSN_STATE_DIR/${2:-nginx} body=${3:-$SLB_BODY} pid i
+
+	vsn_nginx_conf "$d" 64 "		listen 80;
+		listen [::]:80;
+		default_type text/plain;
+		location / { return 200 \"$body\\n\"; }" || return 1
 	# Should the pid file never appear, deleting the namespace still ends what runs there.
 	vsn_register pidfile "$d/nginx.pid" "$ns"
 	if ! vsn_ns "$ns" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" \

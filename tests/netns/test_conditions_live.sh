@@ -93,28 +93,9 @@ SCHED_OPEN=0 SCHED_SPEC=''
 slb_servers() {
 	local s=$1 ns=${NS_SLB_OF[$1]} d=$S/srv-$1 port n i
 
-	mkdir -p "$d/tmp" || return 1
-	cat >"$d/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-daemon on;
-pid $d/nginx.pid;
-error_log $d/nginx-error.log;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $d/tmp/body;
-	proxy_temp_path $d/tmp/proxy;
-	fastcgi_temp_path $d/tmp/fastcgi;
-	uwsgi_temp_path $d/tmp/uwsgi;
-	scgi_temp_path $d/tmp/scgi;
-	server {
-		listen 127.0.0.1:8081;
+	vsn_nginx_conf "$d" 64 "		listen 127.0.0.1:8081;
 		default_type text/plain;
-		location / { return 200 "$s\n"; }
-	}
-}
-EOF
+		location / { return 200 \"$s\\n\"; }" || return 1
 	cat >"$d/haproxy.cfg" <<EOF
 global
 	maxconn 200
@@ -144,11 +125,11 @@ backend app
 EOF
 	vsn_register pidfile "$d/nginx.pid" "$ns"
 	vsn_register pidfile "$d/haproxy.pid" "$ns"
-	if ! vsn_ns "$ns" nginx -c "$d/nginx.conf" -p "$d" -e "$d/nginx-error.log" </dev/null \
+	if ! vsn_ns "$ns" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" </dev/null \
 		>"$d/nginx.out" 2>&1 ||
 		! vsn_ns "$ns" haproxy -f "$d/haproxy.cfg" -D </dev/null >"$d/haproxy.out" 2>&1; then
 		echo "nginx or HAProxy did not start on $s:" >&2
-		cat "$d"/*.out "$d/nginx-error.log" >&2 2>/dev/null
+		cat "$d"/*.out "$d/error.log" >&2 2>/dev/null
 		return 1
 	fi
 	for i in $(seq 1 50); do
